@@ -1,0 +1,86 @@
+// CPU copies, fills and accumulation: plain strided loops, OpenMP over elements.
+#include <cstring>
+
+#include "core/copy.h"
+#include "core/dispatch.h"
+#include "core/strided.h"
+
+namespace dybat::cpu {
+
+namespace {
+template <class To, class From>
+void copy_typed(const Tensor& dst, const Tensor& src) {
+  To* d = static_cast<To*>(dst.data_ptr());
+  const From* s = static_cast<const From*>(src.data_ptr());
+  int64_t n = dst.numel();
+  if (dst.is_contiguous() && src.is_contiguous()) {
+    if constexpr (std::is_same_v<To, From>) {
+      std::memcpy(d, s, static_cast<size_t>(n) * sizeof(To));
+    } else {
+#pragma omp parallel for schedule(static) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) d[i] = convert_scalar<To>(s[i]);
+    }
+    return;
+  }
+  const Shape* st[2] = {&dst.strides(), &src.strides()};
+  auto ix = make_indexer<2>(dst.shape(), st);
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off[2];
+    ix.offsets(i, off);
+    d[off[0]] = convert_scalar<To>(s[off[1]]);
+  }
+}
+}  // namespace
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  dispatch_all(dst.dtype(), "copy", [&](auto to_tag) {
+    using to_t = DYBAT_SCALAR(to_tag);
+    dispatch_all(src.dtype(), "copy", [&](auto from_tag) {
+      using scalar_t = DYBAT_SCALAR(from_tag); copy_typed<to_t, scalar_t>(dst, src); });
+  });
+}
+
+void fill_into(const Tensor& dst, double value) {
+  dispatch_all(dst.dtype(), "fill", [&](auto tag) {
+    using scalar_t = DYBAT_SCALAR(tag);
+    scalar_t v = convert_scalar<scalar_t>(value);
+    scalar_t* d = static_cast<scalar_t*>(dst.data_ptr());
+    int64_t n = dst.numel();
+    if (dst.is_contiguous()) {
+      for (int64_t i = 0; i < n; ++i) d[i] = v;
+      return;
+    }
+    const Shape* st[1] = {&dst.strides()};
+    auto ix = make_indexer<1>(dst.shape(), st);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t off[1];
+      ix.offsets(i, off);
+      d[off[0]] = v;
+    }
+  });
+}
+
+void add_into(const Tensor& dst, const Tensor& src) {
+  dispatch_float(dst.dtype(), "add_into", [&](auto tag) {
+    using scalar_t = DYBAT_SCALAR(tag);
+    scalar_t* d = static_cast<scalar_t*>(dst.data_ptr());
+    const scalar_t* s = static_cast<const scalar_t*>(src.data_ptr());
+    int64_t n = dst.numel();
+    if (dst.is_contiguous() && src.is_contiguous()) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+      return;
+    }
+    const Shape* st[2] = {&dst.strides(), &src.strides()};
+    auto ix = make_indexer<2>(dst.shape(), st);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t off[2];
+      ix.offsets(i, off);
+      d[off[0]] += s[off[1]];
+    }
+  });
+}
+
+}  // namespace dybat::cpu

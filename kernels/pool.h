@@ -1,0 +1,53 @@
+// Pooling: max_pool2d, avg_pool2d and adaptive average pooling (global pooling included).
+//
+// Contract
+//   x [N, C, H, W] contiguous; out [N, C, H_out, W_out] fresh; floor mode; dilation 1.
+//   max_pool2d: padded cells are -inf (never win); ties go to the *first* maximum of the window in
+//   row-major order (strict > scan), so an all-zero window after ReLU sends its gradient to its
+//   top-left valid cell. Saves the argmax (int64 flat index into H*W per plane); dx assigned.
+//   avg_pool2d: count_include_pad = true (PyTorch's default): divisor kH*kW always.
+//   adaptive_avg_pool2d: output cell (i, j) averages rows [floor(i H/oh), ceil((i+1) H/oh)) and
+//   the same for columns; (1, 1) is global average pooling. dx assigned.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace dybat {
+
+struct Pool2dParams {
+  int kernel_h = 1, kernel_w = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+};
+
+// Differentiable.
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& p);
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p);
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// Kernel level.
+void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
+void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
+void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
+
+namespace cpu {
+void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
+void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
+void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
+}  // namespace cpu
+namespace cuda {
+void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
+void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
+void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
+}  // namespace cuda
+
+}  // namespace dybat
