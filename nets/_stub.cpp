@@ -1,1 +1,1 @@
-// placeholder
+// placeholder until the nets land
