@@ -1,0 +1,221 @@
+// DyBAT schedule: the plan's arithmetic, the loss-recording and top-k kernels, and a whole
+// schedule driven by synthetic losses, re-derived from its own trace as the original script does.
+#include "train/selection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "core/copy.h"
+#include "support/test_util.h"
+
+using namespace dybat;
+
+namespace {
+
+// The original's selection: sort ids by score descending with a stable sort (equal scores keep
+// ascending ids), take k, visit in ascending id order.
+std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
+  std::vector<int64_t> ids(score.size());
+  std::iota(ids.begin(), ids.end(), int64_t{0});
+  std::stable_sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
+  ids.resize(static_cast<size_t>(k));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<int64_t> top_k_on(const std::vector<float>& score, int64_t k, Device d) {
+  int64_t b = static_cast<int64_t>(score.size());
+  Tensor s = Tensor::from_vector(score, {b}).to(d);
+  Tensor order = Tensor::full({b}, -1, DType::Int64, d);
+  select_top_k(s, k, order);
+  auto v = order.to_vector<int64_t>();
+  v.resize(static_cast<size_t>(k));
+  return v;
+}
+
+// A deterministic stand-in for a step's per-sample losses: depends on the batch and the step.
+std::vector<float> fake_losses(int64_t id, int64_t step, int64_t n) {
+  std::vector<float> l;
+  for (int64_t i = 0; i < n; ++i)
+    l.push_back(static_cast<float>(std::fmod(id * 0.37 + step * 0.011 + i * 0.1, 3.0) + (id % 3 == 0 ? 1.0 : 0.0)));
+  return l;
+}
+
+}  // namespace
+
+TEST(Schedule, SelectionSizeAsTheOriginal) {
+  EXPECT_EQ(selection_size(0.5, 97), 48);
+  EXPECT_EQ(selection_size(1.0, 97), 97);
+  EXPECT_EQ(selection_size(0.29, 100), 28);  // 28.999999999999996 in double
+  EXPECT_EQ(selection_size(0.3, 10), 3);
+  EXPECT_EQ(selection_size(0.7, 10), 7);
+  EXPECT_THROW(selection_size(0.005, 97), Error);  // k = 0
+  EXPECT_THROW(selection_size(0.0, 97), Error);
+  EXPECT_THROW(selection_size(1.5, 97), Error);
+  EXPECT_THROW(selection_size(-0.5, 97), Error);
+  EXPECT_THROW(selection_size(std::nan(""), 97), Error);
+  EXPECT_THROW(selection_size(0.5, 0), Error);
+}
+
+TEST(Schedule, BudgetAndZeta) {
+  EXPECT_EQ(default_zeta(100, 0.5), 50 * 198);
+  EXPECT_EQ(default_zeta(100, 0.3), 50 * 330);  // int(99 / 0.3) = int(330.00000000000006)
+  EXPECT_EQ(default_zeta(1, 0.5), 0);
+  SchedulePlan p = make_schedule(10, 0.5, 3, -1);
+  EXPECT_EQ(p.k, 5);
+  EXPECT_EQ(p.total_steps, 30);
+  SchedulePlan z = make_schedule(10, 0.5, 3, 2);  // two selection passes only
+  EXPECT_EQ(z.total_steps, 10 + 2 * 5);
+  EXPECT_EQ(make_schedule(10, 1.0, 1).total_steps, 10);
+  EXPECT_THROW(make_schedule(10, 0.5, 0), Error);
+}
+
+TEST(Schedule, StepPlaces) {
+  SchedulePlan p = make_schedule(4, 0.5, 5);  // k = 2
+  std::vector<std::pair<int64_t, int64_t>> expect = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}, {1, 1}, {2, 0}, {2, 1}};
+  for (int64_t s = 0; s < 8; ++s) {
+    StepPlace at = step_place(p, s);
+    EXPECT_EQ(at.pass, expect[s].first) << s;
+    EXPECT_EQ(at.position, expect[s].second) << s;
+  }
+}
+
+TEST(Schedule, TopKTiesAscendingAndNaN) {
+  EXPECT_EQ(top_k_on({1, 3, 2, 3, 0}, 2, Device::cpu()), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(top_k_on({5, 5, 5, 5}, 2, Device::cpu()), (std::vector<int64_t>{0, 1}));  // ties: lower ids
+  EXPECT_EQ(top_k_on({1, 2, 3, 2}, 3, Device::cpu()), (std::vector<int64_t>{1, 2, 3}));
+  float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(top_k_on({1, nan, inf, 2}, 2, Device::cpu()), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(top_k_on({nan, nan, nan}, 2, Device::cpu()), (std::vector<int64_t>{0, 1}));
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 50; ++trial) {
+    int64_t b = 1 + rng() % 60, k = 1 + rng() % b;
+    std::vector<float> s;
+    for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 4 : 1000)));
+    EXPECT_EQ(top_k_on(s, k, Device::cpu()), reference_top_k(s, k)) << "trial " << trial;
+  }
+  Tensor order = Tensor::zeros({3}, DType::Int64);
+  EXPECT_THROW(select_top_k(Tensor::zeros({3}), 4, order), Error);
+  EXPECT_THROW(select_top_k(Tensor::zeros({3}), 0, order), Error);
+}
+
+TEST(Schedule, RecordBatchLoss) {
+  Tensor score = Tensor::zeros({4}), ids = Tensor::zeros({2}, DType::Int64), loss = Tensor::zeros({2});
+  Tensor bad = Tensor::zeros({1}, DType::Int64);
+  Tensor l = Tensor::from_vector<float>({0.1f, 0.2f, 0.7f}, {3});
+  record_batch_loss(l, Tensor::from_vector<int64_t>({2}, {1}), 7, score, ids, loss, 1, bad);
+  float expect = static_cast<float>((static_cast<double>(0.1f) + static_cast<double>(0.2f) + static_cast<double>(0.7f)) / 3.0);
+  EXPECT_EQ(score.to_vector<float>()[2], expect);
+  EXPECT_EQ(loss.to_vector<float>()[1], expect);
+  EXPECT_EQ(ids.to_vector<int64_t>()[1], 2);
+  EXPECT_EQ(bad.to_vector<int64_t>()[0], 0);
+  Tensor inf = Tensor::from_vector<float>({1.0f, std::numeric_limits<float>::infinity()}, {2});
+  record_batch_loss(inf, Tensor::from_vector<int64_t>({0}, {1}), 9, score, ids, loss, 0, bad);
+  record_batch_loss(inf, Tensor::from_vector<int64_t>({1}, {1}), 10, score, ids, loss, 0, bad);
+  EXPECT_EQ(bad.to_vector<int64_t>()[0], 9);  // the first bad step is kept
+  Tensor l64 = Tensor::from_vector<double>({0.1, 0.2, 0.7}, {3});
+  record_batch_loss(l64, Tensor::from_vector<int64_t>({3}, {1}), 1, score, ids, loss, 0, bad);
+  EXPECT_EQ(score.to_vector<float>()[3], static_cast<float>((0.1 + 0.2 + 0.7) / 3.0));
+}
+
+// Drives a whole schedule with synthetic losses and checks it against the rule, recomputed from
+// the trace alone: first pass 0..b-1, then passes of the k highest last-seen scores, ascending.
+void check_schedule(Device d) {
+  for (auto [b, delta, epochs] : {std::tuple<int64_t, double, int64_t>{7, 0.5, 4}, {10, 0.3, 3}, {5, 1.0, 3},
+                                  {9, 0.8, 5}, {6, 1.0 / 6.0, 2}}) {
+    SchedulePlan plan = make_schedule(b, delta, epochs);
+    SelectionState st(plan, d, b);
+    std::vector<TraceRow> trace;
+    for (int64_t s = 0; s < plan.total_steps; ++s) {
+      Tensor id = st.begin_step(s);
+      // The test reads the id to make up losses; the training loop never does.
+      int64_t host_id = static_cast<int64_t>(id.item());
+      auto l = fake_losses(host_id, s, 4);
+      st.record(Tensor::from_vector(l, {4}).to(d), id, s);
+      if (st.pending() == b || s + 1 == plan.total_steps) {
+        auto f = st.flush();
+        EXPECT_EQ(f.bad_step, 0);
+        trace.insert(trace.end(), f.rows.begin(), f.rows.end());
+      }
+    }
+    ASSERT_EQ(static_cast<int64_t>(trace.size()), epochs * b);
+    std::vector<float> score(static_cast<size_t>(b), 0.0f);
+    std::vector<int64_t> expect_ids;
+    for (int64_t i = 0; i < b; ++i) expect_ids.push_back(i);
+    size_t next = 0;
+    for (size_t s = 0; s < trace.size(); ++s) {
+      if (next == expect_ids.size()) {
+        expect_ids = reference_top_k(score, plan.k);
+        next = 0;
+      }
+      EXPECT_EQ(trace[s].step, static_cast<int64_t>(s) + 1);
+      ASSERT_EQ(trace[s].batch_id, expect_ids[next]) << "step " << s + 1 << " b " << b << " delta " << delta;
+      auto l = fake_losses(trace[s].batch_id, static_cast<int64_t>(s), 4);
+      double sum = 0;
+      for (float v : l) sum += v;
+      EXPECT_EQ(trace[s].loss, static_cast<float>(sum / 4));
+      score[static_cast<size_t>(trace[s].batch_id)] = trace[s].loss;
+      ++next;
+    }
+    EXPECT_EQ(st.score().to_vector<float>(), score);
+  }
+}
+
+TEST(Schedule, WholeScheduleMatchesTheRule) { check_schedule(Device::cpu()); }
+
+TEST(Schedule, StateStepsDoNoHostReads) {
+  SchedulePlan plan = make_schedule(6, 0.5, 4);
+  SelectionState st(plan, Device::cpu(), 6);
+  Tensor l = Tensor::from_vector<float>({1, 2}, {2});
+  uint64_t before = transfer_counters().host_reads;
+  for (int64_t s = 0; s < 6; ++s) st.record(l, st.begin_step(s), s);
+  EXPECT_EQ(transfer_counters().host_reads, before);
+  st.flush();
+  EXPECT_GT(transfer_counters().host_reads, before);
+  EXPECT_THROW(st.record(l, st.begin_step(7), 7), Error);  // out of order
+}
+
+TEST(Schedule, TraceBufferOverflowIsAnError) {
+  SelectionState st(make_schedule(6, 0.5, 4), Device::cpu(), 2);
+  Tensor l = Tensor::from_vector<float>({1}, {1});
+  st.record(l, st.begin_step(0), 0);
+  st.record(l, st.begin_step(1), 1);
+  EXPECT_THROW(st.record(l, st.begin_step(2), 2), Error);
+}
+
+TEST(CudaSchedule, TopKMatchesCpu) {
+  DYBAT_REQUIRE_GPU();
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 40; ++trial) {
+    int64_t b = 1 + rng() % 900, k = 1 + rng() % b;
+    std::vector<float> s;
+    for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 5 : 100000)) * 0.25f);
+    if (trial % 7 == 3) s[rng() % b] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_EQ(top_k_on(s, k, Device::cuda()), top_k_on(s, k, Device::cpu())) << "trial " << trial;
+  }
+}
+
+TEST(CudaSchedule, WholeScheduleMatchesTheRule) {
+  DYBAT_REQUIRE_GPU();
+  check_schedule(Device::cuda());
+}
+
+TEST(CudaSchedule, StepsDoNoTransfers) {
+  DYBAT_REQUIRE_GPU();
+  Device d = Device::cuda();
+  SchedulePlan plan = make_schedule(6, 0.5, 4);
+  SelectionState st(plan, d, 24);
+  Tensor l = Tensor::from_vector<float>({1, 2, 3}, {3}).to(d);
+  TransferCounters before = transfer_counters();
+  for (int64_t s = 0; s < plan.total_steps; ++s) st.record(l, st.begin_step(s), s);
+  EXPECT_EQ(transfer_counters().device_to_host, before.device_to_host);
+  EXPECT_EQ(transfer_counters().host_to_device, before.host_to_device);
+  EXPECT_EQ(transfer_counters().syncs, before.syncs);
+  EXPECT_EQ(transfer_counters().host_reads, before.host_reads);
+  auto f = st.flush();
+  EXPECT_EQ(static_cast<int64_t>(f.rows.size()), plan.total_steps);
+  EXPECT_EQ(f.rows.back().loss, 2.0f);
+}
