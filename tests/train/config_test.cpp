@@ -1,0 +1,127 @@
+// Training settings: the command line (with the original script's single-dash spellings),
+// config.json round trips, resume merging and range checks.
+#include "train/config.h"
+
+#include "core/error.h"
+#include "support/test_util.h"
+
+using namespace dybat;
+
+namespace {
+ParsedArgs parse(std::vector<std::string> a) { return parse_train_args(a); }
+}  // namespace
+
+TEST(TrainCli, DefaultsAsTheIssue) {
+  ParsedArgs p = parse({"--net", "resnet18"});
+  const TrainConfig& c = p.config;
+  EXPECT_EQ(c.net, "resnet18");
+  EXPECT_EQ(c.delta, 1.0);
+  EXPECT_EQ(c.crop, 128);
+  EXPECT_EQ(c.batch_size, 512);
+  EXPECT_EQ(c.lr, 0.005);
+  EXPECT_EQ(c.momentum, 0.9);
+  EXPECT_EQ(c.epochs, 100);
+  EXPECT_EQ(c.zeta, -1);
+  EXPECT_EQ(c.data, "./data");
+  EXPECT_EQ(c.dataset, "");
+  EXPECT_EQ(c.device, "");
+  EXPECT_EQ(c.seed, 0u);
+  EXPECT_EQ(c.dtype, "float32");
+  EXPECT_EQ(c.eval_bn, "batch");
+  EXPECT_EQ(p.given, (std::vector<std::string>{"net"}));
+}
+
+TEST(TrainCli, ShortAndLongNames) {
+  ParsedArgs p = parse({"-a", "resnet50", "-d", "cifar10", "-c", "32", "-n", "10", "-e", "3", "-b", "64"});
+  EXPECT_EQ(p.config.net, "resnet50");
+  EXPECT_EQ(p.config.dataset, "cifar10");
+  EXPECT_EQ(p.config.crop, 32);
+  EXPECT_EQ(p.config.classes, 10);
+  EXPECT_EQ(p.config.epochs, 3);
+  EXPECT_EQ(p.config.batch_size, 64);
+  EXPECT_TRUE(p.has("batch-size"));
+  EXPECT_FALSE(p.has("lr"));
+}
+
+TEST(TrainCli, SingleDashSpellingsOfTheOriginal) {
+  EXPECT_EQ(rewrite_single_dash({"-delta", "0.5", "-lr=0.1", "-d", "x", "-data", "/d", "--delta", "-deltax", "-dx"}),
+            (std::vector<std::string>{"--delta", "0.5", "--lr=0.1", "-d", "x", "--data", "/d", "--delta", "-deltax",
+                                      "-dx"}));
+  ParsedArgs p = parse({"--net", "resnet18", "-delta", "0.25", "-lr", "0.001", "-zeta", "7", "-device", "cpu", "-data",
+                        "/tmp/d"});
+  EXPECT_EQ(p.config.delta, 0.25);
+  EXPECT_EQ(p.config.lr, 0.001);
+  EXPECT_EQ(p.config.zeta, 7);
+  EXPECT_EQ(p.config.device, "cpu");
+  EXPECT_EQ(p.config.data, "/tmp/d");
+  EXPECT_EQ(p.config.dataset, "");  // "-data" is not "-d ata"
+  ParsedArgs q = parse({"--net", "resnet18", "-delta=0.5", "-device=1"});
+  EXPECT_EQ(q.config.delta, 0.5);
+  EXPECT_EQ(q.config.device, "1");
+  EXPECT_EQ(q.config.dataset, "");  // "-delta=0.5" is not "-d elta=0.5"
+}
+
+TEST(TrainCli, HelpAndErrors) {
+  try {
+    parse({"--help"});
+    FAIL() << "no CliExit";
+  } catch (const CliExit& e) {
+    EXPECT_EQ(e.code, 0);
+    EXPECT_NE(e.text.find("--delta"), std::string::npos);
+    EXPECT_NE(e.text.find("-delta"), std::string::npos);
+  }
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--net"}, {"--delta", "abc"}, {"--bogus"}, {"--dtype", "float16"}, {"--eval-bn", "x"}}) {
+    try {
+      parse(bad);
+      FAIL() << "accepted " << bad[0];
+    } catch (const CliExit& e) {
+      EXPECT_EQ(e.code, 2);
+    }
+  }
+}
+
+TEST(TrainConfig, JsonRoundTrip) {
+  TrainConfig c = parse({"--net", "resnet18", "--delta", "0.3", "--seed", "17", "--nesterov", "--zeta", "4"}).config;
+  c.out = "logs/x";
+  nlohmann::json j = config_to_json(c);
+  EXPECT_EQ(j["batch_size"], 512);
+  EXPECT_EQ(j["delta"], 0.3);
+  TrainConfig r = config_from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(config_to_json(r), j);
+  EXPECT_THROW(config_from_json(nlohmann::json{{"delta", "half"}}), Error);
+}
+
+TEST(TrainConfig, ResumeTakesSavedSettings) {
+  TrainConfig saved = parse({"--net", "resnet18", "--delta", "0.5", "--epochs", "10"}).config;
+  // Nothing but --resume: every setting comes from the saved run.
+  TrainConfig m = merge_resume_config(saved, parse({"--resume", "logs/r"}));
+  EXPECT_EQ(m.delta, 0.5);
+  EXPECT_EQ(m.epochs, 10);
+  EXPECT_EQ(m.resume, "logs/r");
+  // --epochs may be raised; the same value of another flag is fine.
+  m = merge_resume_config(saved, parse({"--resume", "logs/r", "--epochs", "20", "--delta", "0.5", "-a", "resnet18"}));
+  EXPECT_EQ(m.epochs, 20);
+  EXPECT_THROW(merge_resume_config(saved, parse({"--resume", "logs/r", "--epochs", "5"})), Error);
+  EXPECT_THROW(merge_resume_config(saved, parse({"--resume", "logs/r", "--delta", "0.4"})), Error);
+  EXPECT_THROW(merge_resume_config(saved, parse({"--resume", "logs/r", "-lr=0.1"})), Error);
+  EXPECT_THROW(merge_resume_config(saved, parse({"--resume", "logs/r", "--nesterov"})), Error);
+}
+
+TEST(TrainConfig, Validation) {
+  TrainConfig ok = parse({"--net", "resnet18"}).config;
+  EXPECT_NO_THROW(validate_config(ok));
+  auto bad = [&](auto edit) {
+    TrainConfig c = ok;
+    edit(c);
+    EXPECT_THROW(validate_config(c), Error);
+  };
+  bad([](TrainConfig& c) { c.delta = 0; });
+  bad([](TrainConfig& c) { c.delta = 1.01; });
+  bad([](TrainConfig& c) { c.net = ""; });
+  bad([](TrainConfig& c) { c.batch_size = 0; });
+  bad([](TrainConfig& c) { c.epochs = 0; });
+  bad([](TrainConfig& c) { c.lr = -1; });
+  bad([](TrainConfig& c) { c.momentum = 1; });
+  bad([](TrainConfig& c) { c.zeta = -2; });
+}

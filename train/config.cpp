@@ -1,0 +1,179 @@
+// Training settings: CLI11 command line, single-dash rewriting, config.json, resume merging.
+#include "train/config.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace dybat {
+
+namespace {
+
+// The options whose long name is also the original script's single-dash spelling.
+const char* const kSingleDash[] = {"delta", "lr", "zeta", "device", "data"};
+
+// JSON key of an option's long name ("batch-size" -> "batch_size").
+std::string key_of(std::string name) {
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+}  // namespace
+
+#define DYBAT_CONFIG_FIELDS(X)                                                                                  \
+  X(net) X(delta) X(dataset) X(data) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
+  X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
+  X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds)
+
+nlohmann::json config_to_json(const TrainConfig& c) {
+  nlohmann::json j;
+#define X(f) j[#f] = c.f;
+  DYBAT_CONFIG_FIELDS(X)
+#undef X
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+#define X(f) \
+  if (j.contains(#f)) j.at(#f).get_to(c.f);
+    DYBAT_CONFIG_FIELDS(X)
+#undef X
+  } catch (const nlohmann::json::exception& e) {
+    DYBAT_FAIL("config.json: a setting has the wrong type (", e.what(), ")");
+  }
+  return c;
+}
+
+std::vector<std::string> rewrite_single_dash(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const std::string& a : args) {
+    std::string r = a;
+    for (const char* name : kSingleDash) {
+      std::string single = std::string("-") + name;
+      if (a == single || a.rfind(single + "=", 0) == 0) {
+        r = "-" + a;
+        break;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+bool ParsedArgs::has(const std::string& name) const {
+  return std::find(given.begin(), given.end(), name) != given.end();
+}
+
+ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
+  ParsedArgs p;
+  TrainConfig& c = p.config;
+  CLI::App app{"Trains a net with DyBAT (--delta < 1) or standard mini-batch training (--delta 1).", "train"};
+  app.footer(
+      "The original script's single-dash spellings -delta, -lr, -zeta, -device, -data are accepted.\n"
+      "Examples:\n"
+      "  train --net resnet18 --delta 0.5\n"
+      "  train --net resnet18 --delta 1 --dataset cifar10 --data ./data --crop 32 --batch-size 64\n"
+      "  train --resume logs/resnet18-cifar10-d0.5-20260101-120000 --epochs 150");
+  app.add_option("--net,-a", c.net, "net: resnet18, resnet50, efficientnet_b4, efficientnetv2_s, mobilenetv3_small_100");
+  app.add_option("--delta", c.delta, "fraction of batches per selection pass, in (0, 1]; 1 = standard training")
+      ->capture_default_str();
+  app.add_option("--dataset,-d", c.dataset, "cifar10, cifar100, stl10, folder or synthetic (default: first found)");
+  app.add_option("--data", c.data, "dataset root folder")->capture_default_str();
+  app.add_option("--crop,-c", c.crop, "images are resized to crop x crop")->capture_default_str();
+  app.add_option("--classes,-n", c.classes, "number of classes of the net (default: the dataset's)");
+  app.add_option("--epochs,-e", c.epochs, "epochs (the step budget is epochs * batches)")->capture_default_str();
+  app.add_option("--batch-size,-b", c.batch_size, "mini-batch size")->capture_default_str();
+  app.add_option("--lr", c.lr, "learning rate")->capture_default_str();
+  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--weight-decay", c.weight_decay, "SGD weight decay")->capture_default_str();
+  app.add_flag("--nesterov", c.nesterov, "Nesterov momentum");
+  app.add_option("--lr-schedule", c.lr_schedule, "constant, cosine or step")
+      ->check(CLI::IsMember({"constant", "cosine", "step"}))
+      ->capture_default_str();
+  app.add_option("--lr-step-epochs", c.lr_step_epochs, "step schedule: epochs between decays")->capture_default_str();
+  app.add_option("--lr-gamma", c.lr_gamma, "step schedule: decay factor")->capture_default_str();
+  app.add_option("--zeta", c.zeta, "upper bound on selection passes (default 50 * int((epochs - 1) / delta))");
+  app.add_option("--device", c.device, "cpu, cuda, cuda:N or N (default: cuda if present, else cpu)");
+  app.add_option("--seed", c.seed, "random seed")->capture_default_str();
+  app.add_option("--out", c.out, "run folder (default logs/<net>-<dataset>-d<delta>-<time>)");
+  app.add_option("--resume", c.resume, "continue the run in this folder from its last checkpoint");
+  app.add_option("--weights", c.weights, "start from this safetensors model (timm names)");
+  app.add_option("--train-limit", c.train_limit, "use only the first N training samples");
+  app.add_option("--test-limit", c.test_limit, "use only the first N test samples");
+  app.add_option("--eval-every", c.eval_every, "steps between evaluations (default: batches per epoch)");
+  app.add_option("--dtype", c.dtype, "float32, or float64 (CPU reference)")
+      ->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
+  app.add_option("--eval-bn", c.eval_bn, "BatchNorm in evaluation: batch (statistics, as the original) or running")
+      ->check(CLI::IsMember({"batch", "running"}))
+      ->capture_default_str();
+  app.add_option("--flush-seconds", c.flush_seconds, "refresh the shown loss this often (0: only at evaluations)")
+      ->capture_default_str();
+
+  std::vector<std::string> args = rewrite_single_dash(raw_args);
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    throw CliExit{0, app.help()};
+  } catch (const CLI::ParseError& e) {
+    throw CliExit{2, std::string(e.what()) + "\nRun with --help for the options."};
+  }
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0 && !o->get_lnames().empty()) p.given.push_back(o->get_lnames().front());
+  return p;
+}
+
+TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli) {
+  TrainConfig c = saved;
+  c.resume = cli.config.resume;
+  nlohmann::json s = config_to_json(saved), g = config_to_json(cli.config);
+  for (const std::string& name : cli.given) {
+    if (name == "resume") continue;
+    std::string key = key_of(name);
+    if (name == "epochs") {
+      DYBAT_CHECK(cli.config.epochs >= saved.epochs, "--resume: --epochs may only be raised (the run has ",
+                  saved.epochs, ", given ", cli.config.epochs, ")");
+      c.epochs = cli.config.epochs;
+      continue;
+    }
+    if (name == "flush-seconds") {  // display only: does not change the run
+      c.flush_seconds = cli.config.flush_seconds;
+      continue;
+    }
+    DYBAT_CHECK(!s.contains(key) || s[key] == g[key], "--resume: --", name, " ", g[key].dump(),
+                " differs from the run's setting ", s[key].dump(),
+                " (a resumed run takes every setting from its config.json; only --epochs may be raised)");
+  }
+  return c;
+}
+
+void validate_config(const TrainConfig& c) {
+  DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (e.g. --net resnet18)");
+  DYBAT_CHECK(std::isfinite(c.delta) && c.delta > 0.0 && c.delta <= 1.0, "--delta must be in (0, 1], got ", c.delta);
+  DYBAT_CHECK(c.crop >= 8 && c.crop <= 1024, "--crop must be in [8, 1024], got ", c.crop);
+  DYBAT_CHECK(c.classes >= 0, "--classes must be positive, got ", c.classes);
+  DYBAT_CHECK(c.epochs >= 1, "--epochs must be at least 1, got ", c.epochs);
+  DYBAT_CHECK(c.batch_size >= 1, "--batch-size must be at least 1, got ", c.batch_size);
+  DYBAT_CHECK(std::isfinite(c.lr) && c.lr > 0.0, "--lr must be positive, got ", c.lr);
+  DYBAT_CHECK(std::isfinite(c.momentum) && c.momentum >= 0.0 && c.momentum < 1.0, "--momentum must be in [0, 1), got ",
+              c.momentum);
+  DYBAT_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0.0, "--weight-decay must be >= 0, got ",
+              c.weight_decay);
+  DYBAT_CHECK(c.lr_schedule == "constant" || c.lr_schedule == "cosine" || c.lr_schedule == "step",
+              "--lr-schedule must be constant, cosine or step, got '", c.lr_schedule, "'");
+  DYBAT_CHECK(c.lr_step_epochs > 0 && c.lr_gamma > 0, "--lr-step-epochs and --lr-gamma must be positive");
+  DYBAT_CHECK(c.zeta >= -1, "--zeta must be >= 0, got ", c.zeta);
+  DYBAT_CHECK(c.train_limit >= 0 && c.test_limit >= 0, "--train-limit/--test-limit must be >= 0");
+  DYBAT_CHECK(c.eval_every >= 0, "--eval-every must be >= 0, got ", c.eval_every);
+  DYBAT_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got '", c.dtype, "'");
+  DYBAT_CHECK(c.eval_bn == "batch" || c.eval_bn == "running", "--eval-bn must be batch or running, got '", c.eval_bn,
+              "'");
+  DYBAT_CHECK(c.flush_seconds >= 0, "--flush-seconds must be >= 0");
+}
+
+}  // namespace dybat

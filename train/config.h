@@ -1,0 +1,77 @@
+// Every setting of a training run, its command line (CLI11) and its config.json form.
+//
+// The command line accepts the original script's single-dash spellings (-delta, -lr, -zeta,
+// -device, -data, also as -delta=0.5): rewrite_single_dash turns exactly those tokens into their
+// -- form first, because CLI11 reads "-delta=0.5" as the short flag -d with the value "elta=0.5".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dybat {
+
+inline constexpr const char* kDybatVersion = "0.1.0";
+
+struct TrainConfig {
+  std::string net;                 // a registry name (canonicalised when the net is built)
+  double delta = 1.0;              // 1 = standard training, < 1 = DyBAT
+  std::string dataset;             // cifar10, cifar100, stl10, folder, synthetic; "" = first found
+  std::string data = "./data";
+  int crop = 128;
+  int classes = 0;                 // 0 = the dataset's
+  int64_t epochs = 100;
+  int64_t batch_size = 512;
+  double lr = 0.005;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  std::string lr_schedule = "constant";  // constant, cosine (to 0 over the run), step
+  double lr_step_epochs = 30;      // step schedule: multiply by lr_gamma every this many epochs
+  double lr_gamma = 0.1;
+  int64_t zeta = -1;               // bound on selection passes; -1 = 50 * int((E - 1) / delta)
+  std::string device;              // cpu, cuda, cuda:N or N; "" = cuda if present, else cpu
+  uint64_t seed = 0;
+  std::string out;                 // run folder; "" = logs/<net>-<dataset>-d<delta>-<time>/
+  std::string resume;              // run folder to continue
+  std::string weights;             // safetensors model to start from
+  int64_t train_limit = 0;         // use only the first N samples of a split (0 = all)
+  int64_t test_limit = 0;
+  int64_t eval_every = 0;          // steps between evaluations; 0 = b (one epoch-equivalent)
+  std::string dtype = "float32";   // float32, or float64 (CPU reference runs)
+  std::string eval_bn = "batch";   // batch: batch statistics as the original; running: eval mode
+  double flush_seconds = 30;       // also flush the trace (and the shown loss) this often; 0 = only at evaluations
+};
+
+nlohmann::json config_to_json(const TrainConfig& c);
+// Reads the settings of a config.json (unknown keys are ignored, missing ones keep defaults).
+TrainConfig config_from_json(const nlohmann::json& j);
+
+// Replaces -delta, -lr, -zeta, -device, -data (and their -name=value forms) by the -- spelling.
+std::vector<std::string> rewrite_single_dash(const std::vector<std::string>& args);
+
+struct ParsedArgs {
+  TrainConfig config;
+  std::vector<std::string> given;  // long names of the options set on the command line ("delta", ...)
+  bool has(const std::string& name) const;
+};
+
+// Thrown for --help (code 0, the help text) and for bad command lines (code 2, the message).
+struct CliExit {
+  int code;
+  std::string text;
+};
+
+// Parses the arguments after the program name (single-dash spellings rewritten first).
+ParsedArgs parse_train_args(const std::vector<std::string>& args);
+
+// For --resume: the settings of `saved` with the command line applied; only --epochs may change
+// (and only upwards). Any other option given with a value that differs throws dybat::Error.
+TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli);
+
+// Checks ranges that do not need the data (delta, sizes, names); throws dybat::Error.
+void validate_config(const TrainConfig& c);
+
+}  // namespace dybat
