@@ -1,0 +1,43 @@
+// Batch sources: in-memory tensors and the gather dispatcher.
+#include "train/batches.h"
+
+#include "core/dispatch.h"
+
+namespace dybat {
+
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out) {
+  DYBAT_CHECK(src.is_contiguous() && out.is_contiguous(), "gather_batch: tensors must be contiguous");
+  DYBAT_CHECK(src.dim() == out.dim() && src.dim() >= 1, "gather_batch: src ", src.str(), " and out ", out.str(),
+              " differ in rank");
+  for (int64_t d = 1; d < src.dim(); ++d)
+    DYBAT_CHECK(src.size(d) == out.size(d), "gather_batch: src ", src.str(), " and out ", out.str(), " differ");
+  DYBAT_CHECK(out.size(0) >= 1 && out.size(0) <= src.size(0), "gather_batch: batch of ", out.size(0), " from ",
+              src.size(0), " rows");
+  DYBAT_CHECK(batch_id.dtype() == DType::Int64 && batch_id.numel() == 1, "gather_batch: batch id must be one int64");
+  check_same_dtype(src, out, "gather_batch");
+  check_same_device(src, out, "gather_batch");
+  check_same_device(src, batch_id, "gather_batch");
+  DYBAT_DISPATCH_DEVICE(out.device(), gather_batch, src, batch_id, out);
+}
+
+TensorBatches::TensorBatches(Tensor inputs, Tensor labels, int64_t batch_size)
+    : inputs_(inputs.contiguous()), labels_(labels.contiguous()), batch_size_(batch_size) {
+  DYBAT_CHECK(inputs_.dim() >= 1 && labels_.dim() == 1 && labels_.size(0) == inputs_.size(0),
+              "TensorBatches: inputs ", inputs_.str(), " and labels ", labels_.str(), " do not match");
+  DYBAT_CHECK(labels_.dtype() == DType::Int64, "TensorBatches: labels must be int64");
+  DYBAT_CHECK(batch_size >= 1, "TensorBatches: batch size must be >= 1");
+  check_same_device(inputs_, labels_, "TensorBatches");
+}
+
+Shape TensorBatches::input_shape() const {
+  Shape s = inputs_.shape();
+  s[0] = batch_size_;
+  return s;
+}
+
+void TensorBatches::gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const {
+  gather_batch(inputs_, batch_id, inputs);
+  gather_batch(labels_, batch_id, labels);
+}
+
+}  // namespace dybat

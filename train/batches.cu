@@ -1,0 +1,33 @@
+// CUDA batch gather: a grid-stride copy of B rows whose start comes from the batch id in device
+// memory (an id outside the split copies nothing and leaves out as it was). Kernels, then launchers.
+#include "core/dispatch.h"
+#include "kernels/cuda_launch.h"
+#include "train/batches.h"
+
+namespace dybat::cuda {
+
+namespace {
+
+template <class T>
+__global__ void gather_kernel(const T* src, int64_t src_rows, const int64_t* batch_id, int64_t rows, int64_t row_len,
+                              T* out) {
+  int64_t id = *batch_id;
+  if (id < 0 || (id + 1) * rows > src_rows) return;
+  const T* from = src + id * rows * row_len;
+  DYBAT_CUDA_KERNEL_LOOP(i, rows * row_len) { out[i] = from[i]; }
+}
+
+}  // namespace
+
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out) {
+  int dev = out.device().index;
+  int64_t rows = out.size(0), row_len = out.numel() / rows;
+  dispatch_all(out.dtype(), "gather_batch (cuda)", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    gather_kernel<T><<<grid_for(out.numel(), dev), kBlock, 0, stream(dev)>>>(
+        src.data<T>(), src.size(0), batch_id.data<int64_t>(), rows, row_len, out.data<T>());
+    DYBAT_CUDA_LAUNCH_CHECK();
+  });
+}
+
+}  // namespace dybat::cuda

@@ -1,0 +1,76 @@
+// Where the loops get their batches: a fixed-order, drop-last split into b batches of B samples,
+// gathered by a batch id that lives in device memory (so the host never needs to know it).
+//
+// BatchSource is the interface the loops use; LoaderBatches adapts the image datasets
+// (data/dataset.h), TensorBatches serves in-memory tensors (tests, small synthetic problems).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/tensor.h"
+#include "data/dataset.h"
+
+namespace dybat {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t num_batches() const = 0;  // floor(N / B)
+  virtual int64_t batch_size() const = 0;
+  virtual int64_t num_samples() const = 0;
+  virtual Shape input_shape() const = 0;  // one batch's inputs, [B, ...]
+  virtual DType input_dtype() const = 0;
+  virtual Device device() const = 0;
+  // inputs (input_shape(), input_dtype()) and labels (int64 [B]) receive batch batch_id[0]
+  // (a one-element int64 tensor on device(), read there).
+  virtual void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const = 0;
+};
+
+// Images of a dataset split: float32 [B, 3, crop, crop], normalised (see BatchLoader).
+class LoaderBatches : public BatchSource {
+ public:
+  LoaderBatches(const Split& split, int64_t batch_size, int crop);
+  int64_t num_batches() const override { return loader_.num_batches(); }
+  int64_t batch_size() const override { return loader_.batch_size(); }
+  int64_t num_samples() const override { return samples_; }
+  Shape input_shape() const override { return {loader_.batch_size(), 3, loader_.crop(), loader_.crop()}; }
+  DType input_dtype() const override { return DType::Float32; }
+  Device device() const override { return device_; }
+  void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
+
+ private:
+  BatchLoader loader_;
+  int64_t samples_;
+  Device device_;
+};
+
+// In-memory inputs [N, ...] (any floating dtype) and int64 labels [N] on one device.
+class TensorBatches : public BatchSource {
+ public:
+  TensorBatches(Tensor inputs, Tensor labels, int64_t batch_size);
+  int64_t num_batches() const override { return inputs_.size(0) / batch_size_; }
+  int64_t batch_size() const override { return batch_size_; }
+  int64_t num_samples() const override { return inputs_.size(0); }
+  Shape input_shape() const override;
+  DType input_dtype() const override { return inputs_.dtype(); }
+  Device device() const override { return inputs_.device(); }
+  void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
+
+ private:
+  Tensor inputs_, labels_;
+  int64_t batch_size_;
+};
+
+// Kernel level: out = rows [id * B, (id + 1) * B) of src along dim 0 (B = out.size(0)), with
+// id = batch_id[0] read on the device. src and out contiguous, same dtype and device.
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
+
+namespace cpu {
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
+}
+namespace cuda {
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
+}
+
+}  // namespace dybat

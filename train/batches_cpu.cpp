@@ -1,0 +1,17 @@
+// CPU batch gather: one block copy of B rows, the batch id read from (host) memory.
+#include <cstring>
+
+#include "train/batches.h"
+
+namespace dybat::cpu {
+
+void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out) {
+  int64_t id = *batch_id.data<int64_t>();
+  int64_t rows = out.size(0);
+  DYBAT_CHECK(id >= 0 && (id + 1) * rows <= src.size(0), "gather_batch: batch ", id, " of ", rows,
+              " rows is outside the ", src.size(0), " rows of the split");
+  size_t row_bytes = src.nbytes() / static_cast<size_t>(src.size(0));
+  std::memcpy(out.data_ptr(), static_cast<const char*>(src.data_ptr()) + id * rows * row_bytes, out.nbytes());
+}
+
+}  // namespace dybat::cpu

@@ -1,0 +1,85 @@
+// The training loop: standard mini-batch training (delta = 1) and DyBAT (delta < 1) step for step
+// as ../shared/reference DYBAT.md, with evaluation every `eval_every` steps, the run folder's
+// files and checkpoints.
+//
+// A step: the batch id comes from device memory (SelectionState), the batch is gathered by it,
+// forward, per-sample cross-entropy, the batch loss is reduced into score[id] and the trace buffer
+// on the device, backward of the mean, SGD update. The host reads nothing inside a step; it reads
+// the trace buffer and the non-finite flag at each flush (every evaluation, and every
+// flush_seconds if set) and the metric sums at each evaluation.
+//
+// A non-finite loss ends the run at the next flush with status NonFinite; the last checkpoint
+// (written at the previous evaluation) is left as it was.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "layers/module.h"
+#include "train/batches.h"
+#include "train/config.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "train/run_log.h"
+#include "train/selection.h"
+
+namespace dybat {
+
+// Means of the four metrics over every batch of `src`, the net in `mode` (EvalBatchStats: the
+// original's evaluation; Eval: running statistics), under no_grad. The mode is restored after.
+SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype);
+
+struct Progress {
+  int64_t step = 0, total_steps = 0;
+  int64_t pass = 0;      // 0 = warm-up
+  double epoch = 0;      // step / b
+  double loss = 0;       // the latest loss read back (NaN before the first flush)
+  int64_t loss_step = 0;  // the step that loss belongs to
+  double img_per_s = 0;  // training throughput of this process so far
+  double eta_s = 0;
+  double elapsed_s = 0;
+};
+
+struct TrainHooks {
+  std::function<void(const Progress&)> progress;  // at most every progress_seconds, and after evaluations
+  double progress_seconds = 1.0;
+  std::function<void(const MetricsRow&)> evaluated;
+  std::function<void(int64_t step)> after_step;   // right after step `step` (from 1) updated the weights
+  std::function<bool(int64_t step)> stop_after;   // true: stop after this step (and its evaluation, if any)
+};
+
+enum class TrainStatus { Completed, Stopped, NonFinite };
+
+struct TrainResult {
+  TrainStatus status = TrainStatus::Completed;
+  int64_t steps = 0;        // steps done when the run ended
+  int64_t bad_step = 0;     // NonFinite: the first step whose loss was not finite
+  int64_t checkpoint_step = 0;  // step of the last checkpoint written or loaded
+  MetricsRow last;          // the last evaluation (step 0 when none ran)
+  std::string message;
+};
+
+class Trainer {
+ public:
+  // `config` holds the resolved settings; `log` may be null (no files, no checkpoints).
+  Trainer(const TrainConfig& config, Module& net, BatchSource& train, BatchSource& test, Device device, DType dtype,
+          RunLog* log);
+  ~Trainer();
+  // Loads the run's checkpoint (if it has one) and cuts its files back to that step.
+  void resume();
+  TrainResult run(const TrainHooks& hooks = {});
+
+  const SchedulePlan& plan() const;
+  int64_t step() const;
+  int64_t eval_every() const;
+  Sgd& optimizer();
+  SelectionState& selection();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dybat
