@@ -47,11 +47,17 @@ std::string metrics_csv_header() {
 }
 
 std::string format_metrics_csv(const MetricsRow& r) {
-  std::string s = std::to_string(r.step) + "," + fmt("%.9g", r.epoch);
+  std::string s = std::to_string(r.step);
+  auto put = [&s](const char* f, double v) {
+    s += ',';
+    s += fmt(f, v);
+  };
+  put("%.9g", r.epoch);
   for (const SplitMetrics* m : {&r.train, &r.test})
-    s += "," + fmt("%.9g", m->loss) + "," + fmt("%.9g", m->top1) + "," + fmt("%.9g", m->top5) + "," +
-         fmt("%.9g", m->auroc);
-  return s + "," + fmt("%.3f", r.elapsed_s) + "," + fmt("%.1f", r.img_per_s) + "\n";
+    for (double v : {m->loss, m->top1, m->top5, m->auroc}) put("%.9g", v);
+  put("%.3f", r.elapsed_s);
+  put("%.1f", r.img_per_s);
+  return s + "\n";
 }
 
 nlohmann::json metrics_to_json(const MetricsRow& r) {
@@ -89,11 +95,10 @@ std::vector<TraceRow> parse_trace(const std::string& text) {
     char tail;
     bool ok = std::sscanf(lines[i].c_str(), "%lld,%lld,%g%c", &step, &id, &loss, &tail) == 3;
     bool last = i + 1 == lines.size();
-    if (!ok && last) break;  // a line cut short by a crash
+    if (last && (!ok || !ends_with_newline(text))) break;  // a line cut short by a crash
     DYBAT_CHECK(ok, "trace.csv: line ", i + 1, " is malformed: '", lines[i], "'");
     rows.push_back({step, id, loss});
   }
-  if (!rows.empty() && !ends_with_newline(text)) rows.pop_back();  // unterminated last line
   return rows;
 }
 
