@@ -16,6 +16,14 @@ inline Tensor to_gpu32(const Tensor& t, bool requires_grad = false) {
   return g;
 }
 
+// `t` rounded through float32 (still float64 on the CPU): a reference input that the float32
+// GPU input represents exactly, so a comparison measures only the computation.
+inline Tensor round32(const Tensor& t, bool requires_grad = false) {
+  Tensor r = t.detach().to(DType::Float32).to(DType::Float64);
+  if (requires_grad) r.set_requires_grad(true);
+  return r;
+}
+
 // |gpu - ref| <= tol * max(1, max|ref|), elementwise max, with the numbers in the failure message.
 inline ::testing::AssertionResult close_to_ref(const Tensor& gpu, const Tensor& ref, double tol) {
   if (gpu.shape() != ref.shape())
