@@ -58,15 +58,14 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
   DYBAT_DISPATCH_DEVICE(x.device(), max_pool2d_forward, x, p, out, argmax);
 }
 
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx) {
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx) {
   const char* op = "max_pool2d backward";
   check_input(op, dx);
-  DYBAT_CHECK(dout.dim() == 4 && dout.size(0) == dx.size(0) && dout.size(1) == dx.size(1), op, ": dout ",
-              shape_str(dout.shape()), " does not match dx ", shape_str(dx.shape()));
-  check_like(op, "dout", dout, dout.shape(), dx, dx.dtype());
-  check_like(op, "argmax", argmax, dout.shape(), dx, DType::Int64);
+  Shape os = pool_shape(op, dx.shape(), p);
+  check_like(op, "dout", dout, os, dx, dx.dtype());
+  check_like(op, "argmax", argmax, os, dx, DType::Int64);
   if (dx.numel() == 0) return;
-  DYBAT_DISPATCH_DEVICE(dx.device(), max_pool2d_backward, dout, argmax, dx);
+  DYBAT_DISPATCH_DEVICE(dx.device(), max_pool2d_backward, dout, argmax, p, dx);
 }
 
 void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out) {
@@ -123,9 +122,9 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
     Shape xs = xc.shape();
     DType dt = xc.dtype();
     Device dev = xc.device();
-    auto node = std::make_shared<autograd::LambdaNode>("MaxPool2dBackward", [argmax, xs, dt, dev](const Tensor& d) {
+    auto node = std::make_shared<autograd::LambdaNode>("MaxPool2dBackward", [argmax, p, xs, dt, dev](const Tensor& d) {
       Tensor dx = Tensor::empty(xs, dt, dev);
-      max_pool2d_backward(d.contiguous(), argmax, dx);
+      max_pool2d_backward(d.contiguous(), argmax, p, dx);
       return std::vector<Tensor>{dx};
     });
     autograd::connect(node, {&xc}, out);

@@ -48,7 +48,7 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
 }
 
 // dx[argmax] += dout: windows may overlap (stride < kernel), so a cell can collect several.
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx) {
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx) {
   const int64_t planes = dx.size(0) * dx.size(1), HW = dx.size(2) * dx.size(3);
   const int64_t OHW = dout.size(2) * dout.size(3);
   dispatch_float(dx.dtype(), "max_pool2d backward", [&](auto tag) {

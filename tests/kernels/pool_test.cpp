@@ -294,8 +294,8 @@ TEST(Pool2d, GradientIsAssignedNotAccumulatedAtKernelLevel) {
   max_pool2d_forward(x, pool(3, 2, 1), out, argmax);
   Tensor dout = rand(out.shape(), 11);
   Tensor dx1 = Tensor::zeros(x.shape(), DType::Float64), dx2 = Tensor::full(x.shape(), 77.0, DType::Float64);
-  max_pool2d_backward(dout, argmax, dx1);
-  max_pool2d_backward(dout, argmax, dx2);
+  max_pool2d_backward(dout, argmax, pool(3, 2, 1), dx1);
+  max_pool2d_backward(dout, argmax, pool(3, 2, 1), dx2);
   EXPECT_EQ(max_abs_diff(dx1, dx2), 0.0);
   avg_pool2d_backward(dout, pool(3, 2, 1), dx1);
   dx2.fill_(77.0);
