@@ -1,7 +1,213 @@
-// train: the placeholder until the training loop lands.
-#include <cstdio>
+// train: trains one of the nets with DyBAT (--delta < 1) or standard mini-batch training
+// (--delta 1), logging metrics, the step trace and checkpoints into a run folder.
+//
+// Exit codes: 0 done, 2 bad input (flags, data, net) or a non-finite loss, 130 interrupted
+// (Ctrl-C: stops after the current step; continue with --resume).
+#include <unistd.h>
 
-int main() {
-  std::puts("usage: train --net NAME --delta D [options]  (training loop not built yet)");
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "core/autograd.h"
+#include "core/settings.h"
+#include "kernels/loss.h"
+#include "nets/registry.h"
+#include "tools/tool_common.h"
+#include "train/checkpoint.h"
+#include "train/files.h"
+#include "train/setup.h"
+#include "train/trainer.h"
+
+using namespace dybat;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+std::string default_out(const std::string& net, const std::string& dataset, double delta) {
+  char stamp[32], d[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  std::snprintf(d, sizeof d, "%g", delta);
+  return "logs/" + net + "-" + dataset + "-d" + d + "-" + stamp;
+}
+
+// Seconds for one training step of `batch` samples on the CPU, from a forward and backward of a
+// few samples through a throwaway copy of the net (the run's own net and state are not touched).
+double probe_step_seconds(const std::string& net, int classes, int64_t batch, int crop, DType dtype) {
+  Generator g(12345);
+  auto m = create_net(net, classes, g);
+  m->to(dtype);
+  int64_t n = std::min<int64_t>(batch, 4);
+  Tensor x = Tensor::zeros({n, 3, crop, crop}, dtype);
+  Tensor y = Tensor::zeros({n}, DType::Int64);
+  Tensor d = Tensor::full({n}, 1.0 / static_cast<double>(n), dtype);
+  double best = 1e30;
+  for (int rep = 0; rep < 2; ++rep) {  // the first pass warms the allocator up
+    auto t0 = std::chrono::steady_clock::now();
+    cross_entropy((*m)(x), y).backward(d);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best * static_cast<double>(batch) / static_cast<double>(n);
+}
+
+void print_progress(const Progress& p, bool tty) {
+  char line[256];
+  std::string loss = std::isnan(p.loss) ? std::string("--") : tools::fmt("%.4f", p.loss);
+  std::snprintf(line, sizeof line, "step %lld/%lld | epoch %.2f | %s %lld | loss %s (step %lld) | %.0f img/s | ETA %s",
+                static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch,
+                p.pass == 0 ? "warm-up pass" : "pass", static_cast<long long>(p.pass), loss.c_str(),
+                static_cast<long long>(p.loss_step), p.img_per_s, tools::duration(p.eta_s).c_str());
+  if (tty) {
+    std::fprintf(stderr, "\r%s\033[K", line);
+  } else {
+    std::fprintf(stderr, "%s\n", line);
+  }
+  std::fflush(stderr);
+}
+
+int run(int argc, char** argv) {
+  install_write_fault_from_env();
+  ParsedArgs args = parse_train_args(std::vector<std::string>(argv + 1, argv + argc));
+  TrainConfig cfg = args.config;
+  bool resuming = !cfg.resume.empty();
+  std::unique_ptr<RunLog> log;
+  nlohmann::json saved_json;
+  if (resuming) {
+    log = std::make_unique<RunLog>(cfg.resume);
+    saved_json = log->read_config();
+    cfg = merge_resume_config(config_from_json(saved_json), args);
+  }
+  validate_config(cfg);
+
+  std::string net = canonical_net_name(cfg.net);
+  DYBAT_CHECK(!net.empty(), "unknown net '", cfg.net, "'; choose one of: ", tools::join(net_names()));
+  Device device = resolve_device(cfg.device);
+  DType dtype = dtype_from_name(cfg.dtype);
+  DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU reference runs; use ",
+              "--device cpu, or float32 on ", device.str());
+  // Resumed runs must reproduce the uninterrupted trace: only deterministic GPU algorithms.
+  backend_settings().deterministic = true;
+
+  Dataset ds = load_run_dataset(cfg, device);
+  int classes = resolve_classes(cfg, ds);
+
+  Generator g(cfg.seed);
+  std::shared_ptr<Module> model = create_net(net, classes, g);
+  if (!cfg.weights.empty()) load_model_file(*model, cfg.weights);
+  model->to(dtype);
+  model->to(device);
+  LoaderBatches train(ds.train, cfg.batch_size, cfg.crop), test(ds.test, cfg.batch_size, cfg.crop);
+
+  if (!resuming) {
+    std::string out = cfg.out.empty() ? default_out(net, ds.name, cfg.delta) : cfg.out;
+    log = std::make_unique<RunLog>(out);
+  }
+  Trainer trainer(cfg, *model, train, test, device, dtype, log.get());
+  const SchedulePlan& plan = trainer.plan();
+
+  nlohmann::json config = config_to_json(cfg);
+  config["version"] = kDybatVersion;
+  config["resolved"] = {{"net", net},
+                        {"dataset", ds.name},
+                        {"classes", classes},
+                        {"device", device.str()},
+                        {"train_samples", ds.train.size()},
+                        {"test_samples", ds.test.size()},
+                        {"batches_per_epoch", plan.num_batches},
+                        {"k", plan.k},
+                        {"zeta", plan.zeta},
+                        {"total_steps", plan.total_steps},
+                        {"eval_every", trainer.eval_every()},
+                        {"parameters", model->parameter_count()},
+                        {"deterministic", backend_settings().deterministic},
+                        {"tf32_conv", backend_settings().tf32_conv},
+                        {"tf32_matmul", backend_settings().tf32_matmul}};
+  if (resuming) {
+    trainer.resume();
+    config["created"] = saved_json.value("created", "");
+    log->write_config(config);
+  } else {
+    config["created"] = tools::now_text();
+    log->start(config);
+  }
+
+  std::fprintf(stderr,
+               "dybat train: %s (%.2fM parameters) on %s: %lld train / %lld test images, %d classes, crop %d\n"
+               "  %s: k = %lld of b = %lld batches per pass, %lld steps (%lld epochs), evaluation every %lld steps\n"
+               "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s, BN in evaluation: %s\n"
+               "  run folder: %s%s\n",
+               net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
+               static_cast<long long>(ds.train.size()), static_cast<long long>(ds.test.size()), classes, cfg.crop,
+               cfg.delta < 1.0 ? tools::fmt("DyBAT delta %g", cfg.delta).c_str() : "standard training (delta 1)",
+               static_cast<long long>(plan.k), static_cast<long long>(plan.num_batches),
+               static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
+               static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,
+               cfg.lr_schedule.c_str(), cfg.momentum, static_cast<unsigned long long>(cfg.seed), device.str().c_str(),
+               cfg.dtype.c_str(), cfg.eval_bn == "batch" ? "batch statistics" : "running statistics",
+               log->dir().c_str(),
+               resuming ? tools::fmt(" (resumed at step %lld)", static_cast<long long>(trainer.step())).c_str() : "");
+  if (device.is_cpu()) {
+    double step_s = probe_step_seconds(net, classes, cfg.batch_size, cfg.crop, dtype);
+    // An evaluation runs a forward (about a third of a step) over every train and test batch.
+    double evals = std::ceil(static_cast<double>(plan.total_steps - trainer.step()) /
+                             static_cast<double>(trainer.eval_every()));
+    double eval_s = step_s / 3.0 * static_cast<double>(train.num_batches() + test.num_batches());
+    double eta = step_s * static_cast<double>(plan.total_steps - trainer.step()) + evals * eval_s;
+    std::fprintf(stderr, "  on the CPU: about %s per step, ETA %s.\n", tools::duration(step_s).c_str(),
+                 tools::duration(eta).c_str());
+    if (eta > 600)
+      std::fprintf(stderr,
+                   "  For a quick run try: --crop 32 --batch-size 64 --epochs 2 --train-limit 2048 --test-limit 512\n");
+  }
+  std::fflush(stderr);
+
+  bool tty = ::isatty(STDERR_FILENO);
+  TrainHooks hooks;
+  hooks.progress_seconds = tty ? 1.0 : 30.0;
+  hooks.progress = [tty](const Progress& p) { print_progress(p, tty); };
+  hooks.evaluated = [tty](const MetricsRow& r) {
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr,
+                 "epoch %.2f (step %lld): train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% "
+                 "AUROC %.4f | %.0f img/s, %s\n",
+                 r.epoch, static_cast<long long>(r.step), r.train.loss, r.train.top1, r.test.loss, r.test.top1,
+                 r.test.top5, r.test.auroc, r.img_per_s, tools::duration(r.elapsed_s).c_str());
+  };
+  hooks.stop_after = [](int64_t) { return g_interrupted.load(); };
+  std::signal(SIGINT, on_sigint);
+
+  TrainResult result = trainer.run(hooks);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  switch (result.status) {
+    case TrainStatus::NonFinite:
+      std::fprintf(stderr, "train: error: %s\n", result.message.c_str());
+      return 2;
+    case TrainStatus::Stopped:
+      std::fprintf(stderr,
+                   "train: interrupted at step %lld; the last checkpoint is at step %lld.\n"
+                   "Continue with: ./tools/train --resume %s\n",
+                   static_cast<long long>(result.steps), static_cast<long long>(result.checkpoint_step),
+                   log->dir().c_str());
+      return 130;
+    case TrainStatus::Completed:
+      break;
+  }
+  std::fprintf(stderr, "done: %lld steps; test top-1 %.2f%%, top-5 %.2f%%, AUROC %.4f. Files in %s (plot: ./tools/plot %s)\n",
+               static_cast<long long>(result.steps), result.last.test.top1, result.last.test.top5,
+               result.last.test.auroc, log->dir().c_str(), log->dir().c_str());
   return 0;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return tools::main_guard("train", [&] { return run(argc, argv); }); }

@@ -1,0 +1,119 @@
+// eval: evaluates a saved model on a dataset split and prints loss, top-1, top-5 and weighted
+// AUROC (the training run's metrics, DATA_AND_METRICS.md §3).
+//
+//   eval --weights model.safetensors --net resnet18 --dataset cifar10 --crop 32
+//   eval --run logs/resnet18-cifar10-d0.5-20260101-120000          (settings from its config.json)
+//
+// Exit codes: 0 done, 2 bad input.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/settings.h"
+#include "nets/registry.h"
+#include "tools/tool_common.h"
+#include "train/checkpoint.h"
+#include "train/run_log.h"
+#include "train/setup.h"
+#include "train/trainer.h"
+
+using namespace dybat;
+
+namespace {
+
+int run(int argc, char** argv) {
+  TrainConfig c;
+  c.net = "";
+  std::string weights, run_dir, split = "test";
+  bool json = false;
+  CLI::App app{"Evaluates a model on a dataset split: loss, top-1, top-5, weighted AUROC.", "eval"};
+  app.add_option("--weights", weights, "safetensors model (timm names)");
+  app.add_option("--run", run_dir, "a run folder: its config.json settings and model.safetensors");
+  app.add_option("--net,-a", c.net, "net name");
+  app.add_option("--dataset,-d", c.dataset, "cifar10, cifar100, stl10, folder or synthetic (default: first found)");
+  app.add_option("--data", c.data, "dataset root folder");
+  app.add_option("--crop,-c", c.crop, "images are resized to crop x crop");
+  app.add_option("--classes,-n", c.classes, "classes of the net (default: the dataset's)");
+  app.add_option("--batch-size,-b", c.batch_size, "batch size (metrics are means over batches)");
+  app.add_option("--device", c.device, "cpu, cuda, cuda:N or N");
+  app.add_option("--dtype", c.dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
+  app.add_option("--eval-bn", c.eval_bn, "batch (statistics, as the original) or running")
+      ->check(CLI::IsMember({"batch", "running"}));
+  app.add_option("--split", split, "test, train or both")->check(CLI::IsMember({"test", "train", "both"}));
+  app.add_option("--train-limit", c.train_limit, "use only the first N training samples");
+  app.add_option("--test-limit", c.test_limit, "use only the first N test samples");
+  app.add_option("--seed", c.seed, "seed (the synthetic set)");
+  app.add_flag("--json", json, "print one JSON object instead of text");
+  std::vector<std::string> args = rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc));
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    throw CliExit{0, app.help()};
+  } catch (const CLI::ParseError& e) {
+    throw CliExit{2, std::string(e.what()) + "\nRun with --help for the options."};
+  }
+
+  if (!run_dir.empty()) {
+    // The run's settings, then whatever was given on this command line on top.
+    TrainConfig saved = config_from_json(RunLog(run_dir).read_config());
+    for (const CLI::Option* o : app.get_options()) {
+      if (o->count() > 0 || o->get_lnames().empty()) continue;
+      const std::string& n = o->get_lnames().front();
+      if (n == "net") c.net = saved.net;
+      if (n == "dataset") c.dataset = saved.dataset;
+      if (n == "data") c.data = saved.data;
+      if (n == "crop") c.crop = saved.crop;
+      if (n == "classes") c.classes = saved.classes;
+      if (n == "batch-size") c.batch_size = saved.batch_size;
+      if (n == "dtype") c.dtype = saved.dtype;
+      if (n == "eval-bn") c.eval_bn = saved.eval_bn;
+      if (n == "train-limit") c.train_limit = saved.train_limit;
+      if (n == "test-limit") c.test_limit = saved.test_limit;
+      if (n == "seed") c.seed = saved.seed;
+    }
+    if (weights.empty()) weights = (std::filesystem::path(run_dir) / "model.safetensors").string();
+  }
+  DYBAT_CHECK(!weights.empty(), "no model given: use --weights FILE or --run DIR");
+  DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (or --run DIR)");
+  std::string net = canonical_net_name(c.net);
+  DYBAT_CHECK(!net.empty(), "unknown net '", c.net, "'; choose one of: ", tools::join(net_names()));
+  Device device = resolve_device(c.device);
+  DType dtype = dtype_from_name(c.dtype);
+  DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU");
+  DYBAT_CHECK(c.batch_size >= 1, "--batch-size must be at least 1");
+  backend_settings().deterministic = true;
+
+  Dataset ds = load_run_dataset(c, device);
+  int classes = resolve_classes(c, ds);
+  Generator g(c.seed);
+  std::shared_ptr<Module> model = create_net(net, classes, g);
+  load_model_file(*model, weights);
+  model->to(dtype);
+  model->to(device);
+  Mode mode = c.eval_bn == "running" ? Mode::Eval : Mode::EvalBatchStats;
+
+  nlohmann::json out = {{"net", net}, {"dataset", ds.name}, {"weights", weights}, {"batch_size", c.batch_size},
+                        {"eval_bn", c.eval_bn}};
+  for (const char* name : {"train", "test"}) {
+    if (split != "both" && split != name) continue;
+    const Split& s = std::string(name) == "train" ? ds.train : ds.test;
+    DYBAT_CHECK(s.size() >= c.batch_size, "--batch-size ", c.batch_size, " is larger than the ", name, " split (",
+                s.size(), " samples)");
+    LoaderBatches src(s, c.batch_size, c.crop);
+    SplitMetrics m = evaluate(*model, src, mode, dtype);
+    out[name] = {{"loss", m.loss}, {"top1", m.top1}, {"top5", m.top5}, {"auroc", m.auroc}, {"batches", m.batches}};
+    if (!json)
+      std::printf("%s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  AUROC %.4f  (%lld batches of %lld, %s, BN %s)\n", name,
+                  m.loss, m.top1, m.top5, m.auroc, static_cast<long long>(m.batches),
+                  static_cast<long long>(c.batch_size), ds.name.c_str(),
+                  c.eval_bn == "batch" ? "batch statistics" : "running statistics");
+  }
+  if (json) std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return tools::main_guard("eval", [&] { return run(argc, argv); }); }

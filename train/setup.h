@@ -1,0 +1,19 @@
+// Turning settings into the things a run needs: the device, the dataset, the class count.
+#pragma once
+
+#include "core/device.h"
+#include "data/dataset.h"
+#include "train/config.h"
+
+namespace dybat {
+
+// "" = cuda:0 when a GPU can be used, else the CPU; otherwise Device::parse, checked against the
+// devices present.
+Device resolve_device(const std::string& text);
+// Loads the dataset the settings name (or the first found under --data, else the synthetic set,
+// announced loudly) onto `device`. Notices go to stderr.
+Dataset load_run_dataset(const TrainConfig& c, Device device);
+// --classes, or the dataset's; an explicit count must cover every label.
+int resolve_classes(const TrainConfig& c, const Dataset& ds);
+
+}  // namespace dybat
