@@ -63,9 +63,9 @@ double probe_step_seconds(const std::string& net, int classes, int64_t batch, in
 void print_progress(const Progress& p, bool tty) {
   char line[256];
   std::string loss = std::isnan(p.loss) ? std::string("--") : tools::fmt("%.4f", p.loss);
-  std::snprintf(line, sizeof line, "step %lld/%lld | epoch %.2f | %s %lld | loss %s (step %lld) | %.0f img/s | ETA %s",
-                static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch,
-                p.pass == 0 ? "warm-up pass" : "pass", static_cast<long long>(p.pass), loss.c_str(),
+  std::string pass = p.pass == 0 ? std::string("warm-up") : tools::fmt("pass %lld", static_cast<long long>(p.pass));
+  std::snprintf(line, sizeof line, "step %lld/%lld | epoch %.2f | %s | loss %s (step %lld) | %.0f img/s | ETA %s",
+                static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch, pass.c_str(), loss.c_str(),
                 static_cast<long long>(p.loss_step), p.img_per_s, tools::duration(p.eta_s).c_str());
   if (tty) {
     std::fprintf(stderr, "\r%s\033[K", line);
@@ -86,6 +86,8 @@ int run(int argc, char** argv) {
     log = std::make_unique<RunLog>(cfg.resume);
     saved_json = log->read_config();
     cfg = merge_resume_config(config_from_json(saved_json), args);
+    // A run that found its dataset by looking under --data keeps that dataset when resumed.
+    if (cfg.dataset.empty() && saved_json.contains("resolved")) cfg.dataset = saved_json["resolved"].value("dataset", "");
   }
   validate_config(cfg);
 

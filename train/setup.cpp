@@ -26,16 +26,8 @@ Dataset load_run_dataset(const TrainConfig& c, Device device) {
   o.train_limit = c.train_limit;
   o.test_limit = c.test_limit;
   o.device = device;
-  Dataset ds = load_dataset(o, [](const std::string& msg) { std::fprintf(stderr, "dybat: %s\n", msg.c_str()); });
-  if (c.dataset.empty() && ds.name == "synthetic")
-    std::fprintf(stderr,
-                 "\n"
-                 "  *** NOTE: no dataset found under '%s'; training on the built-in SYNTHETIC set. ***\n"
-                 "  *** Numbers from this run say nothing about real images. For CIFAR-10 put      ***\n"
-                 "  *** cifar-10-batches-bin/ under %s, or use --dataset folder --data DIR.        ***\n"
-                 "\n",
-                 c.data.c_str(), c.data.c_str());
-  return ds;
+  // load_dataset announces loudly when it falls back to the synthetic set.
+  return load_dataset(o, [](const std::string& msg) { std::fprintf(stderr, "dybat: %s\n", msg.c_str()); });
 }
 
 int resolve_classes(const TrainConfig& c, const Dataset& ds) {

@@ -11,7 +11,7 @@ namespace dybat {
 // devices present.
 Device resolve_device(const std::string& text);
 // Loads the dataset the settings name (or the first found under --data, else the synthetic set,
-// announced loudly) onto `device`. Notices go to stderr.
+// which load_dataset announces loudly) onto `device`. Notices go to stderr.
 Dataset load_run_dataset(const TrainConfig& c, Device device);
 // --classes, or the dataset's; an explicit count must cover every label.
 int resolve_classes(const TrainConfig& c, const Dataset& ds);
