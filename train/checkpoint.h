@@ -32,7 +32,7 @@ struct CheckpointState {
   Tensor order;         // int64 [b]
   NamedTensors momentum;  // by parameter name
   uint64_t seed = 0;
-  uint64_t generator_offset = 0;
+  uint64_t generator_offset = 0;  // Philox offset of the training loop's own stream (0: it draws none)
   double elapsed_s = 0;
   std::string backend;
 };
