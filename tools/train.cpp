@@ -41,23 +41,27 @@ std::string default_out(const std::string& net, const std::string& dataset, doub
   return "logs/" + net + "-" + dataset + "-d" + d + "-" + stamp;
 }
 
-// Seconds for one training step of `batch` samples on the CPU, from a forward and backward of a
-// few samples through a throwaway copy of the net (the run's own net and state are not touched).
+// Seconds for one training step of `batch` samples on the CPU, from forwards and backwards of a
+// few samples through a throwaway copy of the net (the run's own net and state are not touched):
+// a pass of 2 samples warms up, then passes of 4 and 8 give a per-sample cost and a fixed cost.
 double probe_step_seconds(const std::string& net, int classes, int64_t batch, int crop, DType dtype) {
   Generator g(12345);
   auto m = create_net(net, classes, g);
   m->to(dtype);
-  int64_t n = std::min<int64_t>(batch, 4);
-  Tensor x = Tensor::zeros({n, 3, crop, crop}, dtype);
-  Tensor y = Tensor::zeros({n}, DType::Int64);
-  Tensor d = Tensor::full({n}, 1.0 / static_cast<double>(n), dtype);
-  double best = 1e30;
-  for (int rep = 0; rep < 2; ++rep) {  // the first pass warms the allocator up
+  auto pass = [&](int64_t n) {
+    Tensor x = Tensor::zeros({n, 3, crop, crop}, dtype);
+    Tensor y = Tensor::zeros({n}, DType::Int64);
+    Tensor d = Tensor::full({n}, 1.0 / static_cast<double>(n), dtype);
     auto t0 = std::chrono::steady_clock::now();
     cross_entropy((*m)(x), y).backward(d);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best * static_cast<double>(batch) / static_cast<double>(n);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  pass(2);
+  double t4 = pass(4), t8 = pass(8);
+  double per_sample = (t8 - t4) / 4.0;
+  if (per_sample <= 0) return t8 / 8.0 * static_cast<double>(batch);  // timing noise: scale linearly
+  double fixed = std::max(0.0, t4 - 4.0 * per_sample);
+  return fixed + per_sample * static_cast<double>(batch);
 }
 
 void print_progress(const Progress& p, bool tty) {
@@ -167,9 +171,13 @@ int run(int argc, char** argv) {
     double eta = step_s * static_cast<double>(plan.total_steps - trainer.step()) + evals * eval_s;
     std::fprintf(stderr, "  on the CPU: about %s per step, ETA %s.\n", tools::duration(step_s).c_str(),
                  tools::duration(eta).c_str());
-    if (eta > 600)
-      std::fprintf(stderr,
-                   "  For a quick run try: --crop 32 --batch-size 64 --epochs 2 --train-limit 2048 --test-limit 512\n");
+    // A quick setting: whichever of these the run does not already use.
+    std::string quick;
+    if (cfg.crop > 32) quick += " --crop 32";
+    if (cfg.batch_size > 64) quick += " --batch-size 64";
+    if (cfg.epochs > 2) quick += " --epochs 2";
+    if (cfg.train_limit == 0 || cfg.train_limit > 2048) quick += " --train-limit 2048 --test-limit 512";
+    if (eta > 600 && !quick.empty()) std::fprintf(stderr, "  For a quick run try:%s\n", quick.c_str());
   }
   std::fflush(stderr);
 

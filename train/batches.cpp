@@ -1,6 +1,9 @@
 // Batch sources: in-memory tensors and the gather dispatcher.
 #include "train/batches.h"
 
+#include <numeric>
+#include <vector>
+
 #include "core/dispatch.h"
 
 namespace dybat {
@@ -18,6 +21,12 @@ void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out) 
   check_same_device(src, out, "gather_batch");
   check_same_device(src, batch_id, "gather_batch");
   DYBAT_DISPATCH_DEVICE(out.device(), gather_batch, src, batch_id, out);
+}
+
+Tensor batch_ids(int64_t n, Device device) {
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  std::iota(ids.begin(), ids.end(), int64_t{0});
+  return Tensor::from_vector(ids, {n}).to(device);
 }
 
 TensorBatches::TensorBatches(Tensor inputs, Tensor labels, int64_t batch_size)

@@ -62,6 +62,10 @@ class TensorBatches : public BatchSource {
   int64_t batch_size_;
 };
 
+// 0..n-1 as int64 on `device`: one-element views of it serve as batch ids (one copy to the device,
+// made once, not per batch).
+Tensor batch_ids(int64_t n, Device device);
+
 // Kernel level: out = rows [id * B, (id + 1) * B) of src along dim 0 (B = out.size(0)), with
 // id = batch_id[0] read on the device. src and out contiguous, same dtype and device.
 void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);

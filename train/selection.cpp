@@ -3,9 +3,9 @@
 #include "train/selection.h"
 
 #include <cmath>
-#include <numeric>
 
 #include "core/dispatch.h"
+#include "train/batches.h"
 
 namespace dybat {
 
@@ -76,9 +76,7 @@ void select_top_k(const Tensor& score, int64_t k, const Tensor& order) {
 SelectionState::SelectionState(const SchedulePlan& plan, Device device, int64_t trace_capacity) : plan_(plan) {
   DYBAT_CHECK(trace_capacity >= 1, "SelectionState: trace capacity must be >= 1");
   int64_t b = plan.num_batches;
-  std::vector<int64_t> ids(static_cast<size_t>(b));
-  std::iota(ids.begin(), ids.end(), int64_t{0});
-  order_ = Tensor::from_vector(ids, {b}).to(device);
+  order_ = batch_ids(b, device);  // the warm-up pass visits 0..b-1
   score_ = Tensor::zeros({b}, DType::Float32, device);
   trace_ids_ = Tensor::zeros({trace_capacity}, DType::Int64, device);
   trace_loss_ = Tensor::zeros({trace_capacity}, DType::Float32, device);

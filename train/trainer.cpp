@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include "core/autograd.h"
 #include "core/settings.h"
@@ -18,13 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// A device tensor 0..n-1, whose one-element views serve as evaluation batch ids.
-Tensor arange_ids(int64_t n, Device device) {
-  std::vector<int64_t> ids(static_cast<size_t>(n));
-  std::iota(ids.begin(), ids.end(), int64_t{0});
-  return Tensor::from_vector(ids, {n}).to(device);
-}
 
 // Restores a module's mode when the scope ends (also on an exception).
 struct ModeGuard {
@@ -48,7 +40,7 @@ SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtyp
   int64_t nb = src.num_batches();
   DYBAT_CHECK(nb >= 1, "evaluation: the split has ", src.num_samples(), " samples, fewer than one batch of ",
               src.batch_size());
-  Tensor ids = arange_ids(nb, src.device());
+  Tensor ids = batch_ids(nb, src.device());
   Tensor x = Tensor::empty(src.input_shape(), src.input_dtype(), src.device());
   Tensor y = Tensor::empty({src.batch_size()}, DType::Int64, src.device());
   std::unique_ptr<MetricsAccumulator> acc;

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "support/test_util.h"
-#include "tests/train/tiny_net.h"
+#include "tests/train/train_test_util.h"
 #include "train/files.h"
 #include "train/run_log.h"
 

@@ -10,21 +10,11 @@
 
 #include "core/copy.h"
 #include "support/test_util.h"
+#include "tests/train/train_test_util.h"
 
 using namespace dybat;
 
 namespace {
-
-// The original's selection: sort ids by score descending with a stable sort (equal scores keep
-// ascending ids), take k, visit in ascending id order.
-std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
-  std::vector<int64_t> ids(score.size());
-  std::iota(ids.begin(), ids.end(), int64_t{0});
-  std::stable_sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
-  ids.resize(static_cast<size_t>(k));
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
 
 std::vector<int64_t> top_k_on(const std::vector<float>& score, int64_t k, Device d) {
   int64_t b = static_cast<int64_t>(score.size());
@@ -95,7 +85,7 @@ TEST(Schedule, TopKTiesAscendingAndNaN) {
     int64_t b = 1 + rng() % 60, k = 1 + rng() % b;
     std::vector<float> s;
     for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 4 : 1000)));
-    EXPECT_EQ(top_k_on(s, k, Device::cpu()), reference_top_k(s, k)) << "trial " << trial;
+    EXPECT_EQ(top_k_on(s, k, Device::cpu()), test::reference_top_k(s, k)) << "trial " << trial;
   }
   Tensor order = Tensor::zeros({3}, DType::Int64);
   EXPECT_THROW(select_top_k(Tensor::zeros({3}), 4, order), Error);
@@ -148,7 +138,7 @@ void check_schedule(Device d) {
     size_t next = 0;
     for (size_t s = 0; s < trace.size(); ++s) {
       if (next == expect_ids.size()) {
-        expect_ids = reference_top_k(score, plan.k);
+        expect_ids = test::reference_top_k(score, plan.k);
         next = 0;
       }
       EXPECT_EQ(trace[s].step, static_cast<int64_t>(s) + 1);

@@ -13,7 +13,7 @@
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
 #include "support/test_util.h"
-#include "tests/train/tiny_net.h"
+#include "tests/train/train_test_util.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
 
@@ -50,15 +50,6 @@ std::vector<std::string> lines(const std::string& text) {
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
-}
-
-std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
-  std::vector<int64_t> ids(score.size());
-  std::iota(ids.begin(), ids.end(), int64_t{0});
-  std::stable_sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
-  ids.resize(static_cast<size_t>(k));
-  std::sort(ids.begin(), ids.end());
-  return ids;
 }
 
 // Drops the two timing columns of metrics.csv.
@@ -142,7 +133,7 @@ TEST(Trainer, DybatTraceFollowsTheRule) {
   int64_t passes = 0;
   for (size_t s = 0; s < trace.size(); ++s) {
     if (next == ids.size()) {
-      ids = reference_top_k(score, k);  // recomputed from the trace's own losses
+      ids = test::reference_top_k(score, k);  // recomputed from the trace's own losses
       next = 0;
       ++passes;
     }

@@ -1,15 +1,18 @@
-// A small net and a synthetic problem for the training-loop tests, so they do not depend on the
-// big nets or on datasets: two linear layers with a ReLU on flattened inputs, and Gaussian clusters
-// (one per class) as data.
+// Helpers for the training tests, so they do not depend on the big nets or on datasets: a small
+// net (two linear layers with a ReLU on flattened inputs), Gaussian clusters (one per class) as
+// data, the original script's batch selection as a reference, and temporary folders.
 #pragma once
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
+#include <vector>
 
 #include "core/philox.h"
 #include "kernels/activation.h"
@@ -64,6 +67,17 @@ inline std::pair<Tensor, Tensor> clusters(int64_t n, int64_t d, int64_t classes,
     for (int64_t j = 0; j < d; ++j) x[i * d + j] += c[y[i] * d + j];
   }
   return {Tensor::from_vector(x, {n, d}).to(device), Tensor::from_vector(y, {n}).to(device)};
+}
+
+// The original's selection: sort ids by score descending with a stable sort (equal scores keep
+// ascending ids), take k, visit in ascending id order.
+inline std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
+  std::vector<int64_t> ids(score.size());
+  std::iota(ids.begin(), ids.end(), int64_t{0});
+  std::stable_sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
+  ids.resize(static_cast<size_t>(k));
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 // A fresh empty folder under the build tree for one test.
