@@ -2,7 +2,7 @@
 // (--delta 1), logging metrics, the step trace and checkpoints into a run folder.
 //
 // Exit codes: 0 done, 2 bad input (flags, data, net) or a non-finite loss, 130 interrupted
-// (Ctrl-C: stops after the current step; continue with --resume).
+// (Ctrl-C or SIGTERM: stops after the current step; continue with --resume).
 #include <unistd.h>
 
 #include <atomic>
@@ -28,9 +28,10 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_sigint(int) {
+// Ctrl-C or SIGTERM: finish the current step, then stop (the files stay consistent).
+void on_sigint(int sig) {
   g_interrupted = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+  std::signal(sig, SIG_DFL);  // a second signal ends the program at once
 }
 
 std::string default_out(const std::string& net, const std::string& dataset, double delta) {
@@ -109,7 +110,8 @@ int run(int argc, char** argv) {
 
   Generator g(cfg.seed);
   std::shared_ptr<Module> model = create_net(net, classes, g);
-  if (!cfg.weights.empty()) load_model_file(*model, cfg.weights);
+  // --weights seeds a fresh run; a resumed run takes its weights from the checkpoint.
+  if (!cfg.weights.empty() && !(resuming && has_checkpoint(log->dir()))) load_model_file(*model, cfg.weights);
   model->to(dtype);
   model->to(device);
   LoaderBatches train(ds.train, cfg.batch_size, cfg.crop), test(ds.test, cfg.batch_size, cfg.crop);
@@ -195,6 +197,7 @@ int run(int argc, char** argv) {
   };
   hooks.stop_after = [](int64_t) { return g_interrupted.load(); };
   std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
 
   TrainResult result = trainer.run(hooks);
   if (tty) std::fprintf(stderr, "\r\033[K");
