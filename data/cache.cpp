@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "data/io.h"
 
@@ -22,14 +23,19 @@ struct Header {
 }  // namespace
 
 std::optional<Split> cache_read(const std::string& path, uint64_t key, int64_t num_classes) {
-  if (!io::is_file(path)) return std::nullopt;
+  // Any problem means "no usable cache": the caller decodes and rewrites it.
+  std::error_code ec;
+  const auto file_bytes = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  if (ec || file_bytes < static_cast<int64_t>(sizeof(Header))) return std::nullopt;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return std::nullopt;
   Header hd;
   bool ok = std::fread(&hd, sizeof hd, 1, f) == 1 && std::memcmp(hd.magic, kMagic, 8) == 0 && hd.key == key &&
             hd.num_classes == num_classes && hd.n >= 0 && hd.h > 0 && hd.w > 0 && hd.h <= 65536 && hd.w <= 65536;
+  // Bounding n by what the file can hold first keeps the products below from overflowing.
+  ok = ok && hd.n <= file_bytes / (8 + 3 * hd.h * hd.w);
   const int64_t image_bytes = ok ? hd.n * 3 * hd.h * hd.w : 0;
-  ok = ok && io::file_size(path) == static_cast<int64_t>(sizeof hd) + hd.n * 8 + image_bytes;
+  ok = ok && file_bytes == static_cast<int64_t>(sizeof hd) + hd.n * 8 + image_bytes;
   Split s;
   if (ok) {
     s.labels = Tensor::empty({hd.n}, DType::Int64);

@@ -32,14 +32,17 @@ struct Dataset {
 struct DataOptions {
   std::string dataset;          // cifar10, cifar100, stl10, folder, synthetic; "" = first found under root
   std::string root = "./data";  // as torchvision's root folder
-  int crop = 128;               // images are resized to crop x crop (Pillow bilinear)
+  int crop = 128;               // image folders are resized to crop x crop at load (Pillow bilinear);
+                                // official sets keep their size (BatchLoader resizes them)
   std::string labels = "fine";  // CIFAR-100: fine or coarse
-  std::string order = "shuffled";  // image folders: "shuffled" (fixed seeded order) or "file"
-  bool permute = false;         // one seeded permutation of both splits at load
-  uint64_t seed = 0;
-  int64_t train_limit = 0;      // keep only the first N samples of a split (0 = all)
+  std::string order = "shuffled";  // image folders: "shuffled" (one fixed pseudo-random order, the
+                                   // same for every --seed) or "file" (torchvision's class-grouped order)
+  bool permute = false;         // one permutation of both splits at load, seeded by `seed`
+  uint64_t seed = 0;            // also the seed of the synthetic set
+  int64_t train_limit = 0;      // keep only the first N samples of a split, in the final order (0 = all)
   int64_t test_limit = 0;
-  std::string cache_dir;        // "" = next to the data if writable, else ~/.cache/dybat
+  std::string cache_dir;        // image-folder caches go next to the data (ROOT/dybat-<split>-c<crop>.cache)
+                                // when ROOT is writable, else here; "" = $XDG_CACHE_HOME/dybat or ~/.cache/dybat
   int64_t synthetic_train = 5000;  // sizes of the built-in synthetic dataset
   int64_t synthetic_test = 1000;
   Device device = Device::cpu();
@@ -53,6 +56,12 @@ const std::vector<std::string>& dataset_names();
 // Loads (or reads from cache) the dataset and places it on opt.device. Progress and notices
 // (e.g. "no dataset found, using the synthetic set") go to `log`. Throws dybat::Error with the
 // file or folder named on bad input.
+//
+// With opt.dataset "" the root is searched for cifar-10-batches-bin/, cifar-100-binary/,
+// stl10_binary/, then train/ or test/ (an image folder); a root holding only torchvision's pickle
+// release is an error pointing at tools/fetch-data; otherwise the synthetic set is used, with
+// NOTICE lines in the log. Order of a split: the reader's order (torchvision's), then for image
+// folders the fixed shuffle (unless order == "file"), then the optional permutation, then the limit.
 Dataset load_dataset(const DataOptions& opt, const std::function<void(const std::string&)>& log = nullptr);
 
 struct AugmentOptions {

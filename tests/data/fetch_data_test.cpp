@@ -32,7 +32,11 @@ Shell shell(const std::string& cmd) {
   return r;
 }
 
-std::string fetch_data() { return std::string(DYBAT_SOURCE_DIR) + "/tools/fetch-data"; }
+// The script's path, quoted for the shell.
+const std::string& fetch_data() {
+  static const std::string path = std::string("'") + DYBAT_SOURCE_DIR + "/tools/fetch-data'";
+  return path;
+}
 
 // A tar.gz of `folder` (made under src/) and its md5.
 std::pair<std::string, std::string> make_archive(const TempDir& tmp, const std::string& folder, const std::string& name) {
@@ -51,7 +55,7 @@ TEST(DataFetch, UnpacksAVerifiedLocalArchiveThatThenLoads) {
   write_cifar10(tmp / "src", 2);
   auto [archive, md5] = make_archive(tmp, "cifar-10-batches-bin", "cifar-10-binary.tar.gz");
   const std::string data = tmp / "data";
-  Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " '" + fetch_data() + "' cifar10 --data '" + data + "' --url '" + archive + "'");
+  Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " cifar10 --data '" + data + "' --url '" + archive + "'");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("cifar10 ready in"), std::string::npos) << r.output;
   EXPECT_EQ(list_tree(data).size(), 8u) << "the folder and its 7 files, nothing else";
@@ -60,7 +64,7 @@ TEST(DataFetch, UnpacksAVerifiedLocalArchiveThatThenLoads) {
   EXPECT_EQ(d.name, "cifar10");
   EXPECT_EQ(d.train.size(), 10);
   // A second run finds it in place.
-  r = shell("'" + fetch_data() + "' cifar10 --data '" + data + "' --url '" + archive + "'");
+  r = shell(fetch_data() + " cifar10 --data '" + data + "' --url '" + archive + "'");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("already present"), std::string::npos) << r.output;
 }
@@ -70,7 +74,7 @@ TEST(DataFetch, FileUrlGoesThroughCurlAndKeepKeepsTheArchive) {
   write_stl10(tmp / "src", 1, 1);
   auto [archive, md5] = make_archive(tmp, "stl10_binary", "stl10_binary.tar.gz");
   const std::string data = tmp / "data";
-  Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " '" + fetch_data() + "' stl10 --keep --data='" + data + "' --url 'file://" +
+  Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " stl10 --keep --data='" + data + "' --url 'file://" +
               archive + "'");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(fs::is_directory(data + "/stl10_binary"));
@@ -85,11 +89,11 @@ TEST(DataFetch, WrongMd5LeavesNothing) {
   auto [archive, md5] = make_archive(tmp, "cifar-100-binary", "cifar-100-binary.tar.gz");
   const std::string data = tmp / "data";
   // No override: the official md5 does not match this small archive.
-  Shell r = shell("'" + fetch_data() + "' cifar100 --data '" + data + "' --url '" + archive + "'");
+  Shell r = shell(fetch_data() + " cifar100 --data '" + data + "' --url '" + archive + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("expected 03b5dce01913d631647c71ecec9e9cb8"), std::string::npos) << r.output;
   EXPECT_TRUE(list_tree(data).empty());
-  r = shell("'" + fetch_data() + "' cifar100 --data '" + data + "' --url 'file://" + archive + "'");
+  r = shell(fetch_data() + " cifar100 --data '" + data + "' --url 'file://" + archive + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_TRUE(list_tree(data).empty()) << "the downloaded copy is removed";
 }
@@ -97,11 +101,11 @@ TEST(DataFetch, WrongMd5LeavesNothing) {
 TEST(DataFetch, OfflineOrMissingSourceSaysWhatToFetchByHand) {
   TempDir tmp;
   const std::string data = tmp / "data";
-  Shell r = shell("'" + fetch_data() + "' cifar10 --data '" + data + "' --url '" + (tmp / "absent.tar.gz") + "'");
+  Shell r = shell(fetch_data() + " cifar10 --data '" + data + "' --url '" + (tmp / "absent.tar.gz") + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"), std::string::npos) << r.output;
   // Nothing listens on the discard port: the same failure as a machine without network.
-  r = shell("'" + fetch_data() + "' cifar10 --data '" + data + "' --url http://127.0.0.1:9/cifar-10-binary.tar.gz");
+  r = shell(fetch_data() + " cifar10 --data '" + data + "' --url http://127.0.0.1:9/cifar-10-binary.tar.gz");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("could not download http://127.0.0.1:9/cifar-10-binary.tar.gz"), std::string::npos)
       << r.output;
@@ -111,23 +115,23 @@ TEST(DataFetch, OfflineOrMissingSourceSaysWhatToFetchByHand) {
 
 TEST(DataFetch, BadArgumentsAndForeignArchives) {
   TempDir tmp;
-  Shell r = shell("'" + fetch_data() + "' mnist");
+  Shell r = shell(fetch_data() + " mnist");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("unknown dataset 'mnist'"), std::string::npos) << r.output;
-  EXPECT_EQ(shell("'" + fetch_data() + "'").code, 2);
-  EXPECT_EQ(shell("'" + fetch_data() + "' cifar10 --bogus").code, 2);
+  EXPECT_EQ(shell(fetch_data()).code, 2);
+  EXPECT_EQ(shell(fetch_data() + " cifar10 --bogus").code, 2);
   // An archive with the right md5 but not the expected folder.
   write_text(tmp / "src/other/file.txt", "x");
   auto [archive, md5] = make_archive(tmp, "other", "other.tar.gz");
   const std::string data = tmp / "data";
-  r = shell("DYBAT_FETCH_MD5=" + md5 + " '" + fetch_data() + "' cifar10 --data '" + data + "' --url '" + archive + "'");
+  r = shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " cifar10 --data '" + data + "' --url '" + archive + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("does not hold the folder cifar-10-batches-bin/"), std::string::npos) << r.output;
   EXPECT_TRUE(list_tree(data).empty());
   // Not an archive at all.
   write_text(tmp / "junk.tar.gz", "junk");
   Shell m = shell("md5sum '" + (tmp / "junk.tar.gz") + "' | cut -d' ' -f1");
-  r = shell("DYBAT_FETCH_MD5=" + m.output.substr(0, 32) + " '" + fetch_data() + "' cifar10 --data '" + data +
+  r = shell("DYBAT_FETCH_MD5=" + m.output.substr(0, 32) + " " + fetch_data() + " cifar10 --data '" + data +
           "' --url '" + (tmp / "junk.tar.gz") + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("cannot unpack"), std::string::npos) << r.output;
