@@ -33,8 +33,8 @@ BatchLoader::BatchLoader(const Split& split, int64_t batch_size, int crop, Augme
   const Tensor& im = split.images;
   DYBAT_CHECK(im.dtype() == DType::UInt8 && im.dim() == 4 && im.size(1) == 3 && im.is_contiguous(),
               "BatchLoader: split images must be contiguous uint8 [N, 3, H, W], got ", im.str());
-  DYBAT_CHECK(split.labels.dtype() == DType::Int64 && split.labels.dim() == 1 &&
-                  split.labels.size(0) == im.size(0) && split.labels.is_contiguous(),
+  DYBAT_CHECK(split.labels.dtype() == DType::Int64 && split.labels.dim() == 1 && split.labels.size(0) == im.size(0) &&
+                  split.labels.is_contiguous(),
               "BatchLoader: split labels must be contiguous int64 [", im.size(0), "], got ", split.labels.str());
   DYBAT_CHECK(split.labels.device() == im.device(), "BatchLoader: images on ", im.device().str(), " but labels on ",
               split.labels.device().str());
@@ -58,8 +58,7 @@ BatchLoader::BatchLoader(const Split& split, int64_t batch_size, int crop, Augme
     packed.insert(packed.end(), t.start.begin(), t.start.end());
     packed.insert(packed.end(), t.k.begin(), t.k.end());
   }
-  if (!packed.empty())
-    resize_tables_ = Tensor::from_vector(packed, {static_cast<int64_t>(packed.size())}).to(dev);
+  if (!packed.empty()) resize_tables_ = Tensor::from_vector(packed, {static_cast<int64_t>(packed.size())}).to(dev);
   auto lut = normalize_lut();
   lut_ = Tensor::from_vector(std::vector<float>(lut.begin(), lut.end()), {3, 256}).to(dev);
 }
@@ -70,10 +69,10 @@ void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Ten
                          uint64_t aug_offset) const {
   const Device dev = split_.images.device();
   const int64_t B = batch_size_;
-  DYBAT_CHECK(batch_id.defined() && batch_id.dtype() == DType::Int64 && batch_id.numel() == 1 &&
-                  batch_id.device() == dev,
-              "BatchLoader::gather: batch_id must be a one-element int64 tensor on ", dev.str(), ", got ",
-              batch_id.defined() ? batch_id.str() : std::string("an undefined tensor"));
+  DYBAT_CHECK(
+      batch_id.defined() && batch_id.dtype() == DType::Int64 && batch_id.numel() == 1 && batch_id.device() == dev,
+      "BatchLoader::gather: batch_id must be a one-element int64 tensor on ", dev.str(), ", got ",
+      batch_id.defined() ? batch_id.str() : std::string("an undefined tensor"));
   DYBAT_CHECK(images.defined() && (images.dtype() == DType::Float32 || images.dtype() == DType::Float64) &&
                   images.shape() == Shape({B, 3, crop_, crop_}) && images.is_contiguous() && images.device() == dev,
               "BatchLoader::gather: images must be contiguous float32/float64 [", B, ", 3, ", crop_, ", ", crop_,

@@ -1,12 +1,13 @@
 // load_dataset: picks the reader (or detects the dataset under the root), then applies the fixed
 // sample order, the optional seeded permutation and the limits, and moves the splits to the device.
+#include "data/dataset.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
 
 #include "core/philox.h"
-#include "data/dataset.h"
 #include "data/io.h"
 #include "data/readers.h"
 
@@ -65,7 +66,8 @@ std::string detect(const DataOptions& opt, const LogFn& log) {
   if (has("stl10_binary")) return "stl10";
   if (has("train") || has("test")) return "folder";
   for (const char* pickle : {"cifar-10-batches-py", "cifar-100-python"})
-    DYBAT_CHECK(!has(pickle), "data root ", root, " holds ", pickle, "/, torchvision's python-pickle release, but dybat "
+    DYBAT_CHECK(!has(pickle), "data root ", root, " holds ", pickle,
+                "/, torchvision's python-pickle release, but dybat "
                 "reads the binary release; get it with: tools/fetch-data ",
                 std::string(pickle).find("100") != std::string::npos ? "cifar100" : "cifar10", " --data ", root);
   if (log) {
@@ -88,8 +90,8 @@ const std::vector<std::string>& dataset_names() {
 Dataset load_dataset(const DataOptions& opt, const std::function<void(const std::string&)>& log) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string name = opt.dataset.empty() ? detect(opt, log) : opt.dataset;
-  DYBAT_CHECK(opt.order == "shuffled" || opt.order == "file", "--order must be 'shuffled' or 'file', got '",
-              opt.order, "'");
+  DYBAT_CHECK(opt.order == "shuffled" || opt.order == "file", "--order must be 'shuffled' or 'file', got '", opt.order,
+              "'");
   Dataset d;
   if (name == "cifar10") {
     d = read_cifar10(opt.root, log);

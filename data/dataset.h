@@ -30,24 +30,24 @@ struct Dataset {
 };
 
 struct DataOptions {
-  std::string dataset;          // cifar10, cifar100, stl10, folder, synthetic; "" = first found under root
-  std::string root = "./data";  // as torchvision's root folder
-  int crop = 128;               // image folders are resized to crop x crop at load (Pillow bilinear);
-                                // official sets keep their size (BatchLoader resizes them)
-  std::string labels = "fine";  // CIFAR-100: fine or coarse
+  std::string dataset;             // cifar10, cifar100, stl10, folder, synthetic; "" = first found under root
+  std::string root = "./data";     // as torchvision's root folder
+  int crop = 128;                  // image folders are resized to crop x crop at load (Pillow bilinear);
+                                   // official sets keep their size (BatchLoader resizes them)
+  std::string labels = "fine";     // CIFAR-100: fine or coarse
   std::string order = "shuffled";  // image folders: "shuffled" (one fixed pseudo-random order, the
                                    // same for every --seed) or "file" (torchvision's class-grouped order)
-  bool permute = false;         // one permutation of both splits at load, seeded by `seed`
-  uint64_t seed = 0;            // also the seed of the synthetic set
-  int64_t train_limit = 0;      // keep only the first N samples of a split, in the final order (0 = all)
+  bool permute = false;            // one permutation of both splits at load, seeded by `seed`
+  uint64_t seed = 0;               // also the seed of the synthetic set
+  int64_t train_limit = 0;         // keep only the first N samples of a split, in the final order (0 = all)
   int64_t test_limit = 0;
-  std::string cache_dir;        // image-folder caches go next to the data (ROOT/dybat-<split>-c<crop>.cache)
-                                // when ROOT is writable, else here; "" = $XDG_CACHE_HOME/dybat or ~/.cache/dybat
+  std::string cache_dir;           // image-folder caches go next to the data (ROOT/dybat-<split>-c<crop>.cache)
+                                   // when ROOT is writable, else here; "" = $XDG_CACHE_HOME/dybat or ~/.cache/dybat
   int64_t synthetic_train = 5000;  // sizes of the built-in synthetic dataset
   int64_t synthetic_test = 1000;
   Device device = Device::cpu();
-  bool use_cache = true;        // image folders: read/write the decoded cache (off: always decode)
-  int threads = 0;              // image-folder decoding threads (0 = OpenMP's default)
+  bool use_cache = true;  // image folders: read/write the decoded cache (off: always decode)
+  int threads = 0;        // image-folder decoding threads (0 = OpenMP's default)
 };
 
 // The dataset names load_dataset accepts ("" besides these means: detect under the root).
@@ -109,7 +109,7 @@ class BatchLoader {
   AugmentOptions augment_;
   Tensor resize_tables_;  // int32, on the split's device: x then y coefficient tables (empty if no resize)
   int x_taps_ = 0, y_taps_ = 0;
-  Tensor lut_;            // float32 [3, 256] on the split's device: uint8 -> normalised value per channel
+  Tensor lut_;  // float32 [3, 256] on the split's device: uint8 -> normalised value per channel
 };
 
 }  // namespace dybat

@@ -40,11 +40,11 @@ void gather(const GatherArgs& a, const Tensor& images, const Tensor& labels) {
   const int64_t total = images.numel();
   if (total == 0) return;
   if (images.dtype() == DType::Float32) {
-    gather_kernel<float><<<grid_for(total, dev), kBlock, 0, stream(dev)>>>(a, images.data<float>(),
-                                                                            labels.data<int64_t>(), total);
+    gather_kernel<float>
+        <<<grid_for(total, dev), kBlock, 0, stream(dev)>>>(a, images.data<float>(), labels.data<int64_t>(), total);
   } else {
-    gather_kernel<double><<<grid_for(total, dev), kBlock, 0, stream(dev)>>>(a, images.data<double>(),
-                                                                             labels.data<int64_t>(), total);
+    gather_kernel<double>
+        <<<grid_for(total, dev), kBlock, 0, stream(dev)>>>(a, images.data<double>(), labels.data<int64_t>(), total);
   }
   DYBAT_CUDA_LAUNCH_CHECK();
 }

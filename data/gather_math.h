@@ -25,9 +25,9 @@ struct GatherArgs {
   int64_t n = 0;
   int h = 0, w = 0;
   int crop = 0;
-  int64_t batch = 0;                 // B
+  int64_t batch = 0;  // B
   int64_t num_batches = 0;
-  const int64_t* batch_id = nullptr; // one element
+  const int64_t* batch_id = nullptr;  // one element
   // Resize tables (null when that axis is stored at the crop size): start[crop], k[crop, taps].
   const int32_t* x_start = nullptr;
   const int32_t* x_k = nullptr;

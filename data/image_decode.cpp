@@ -11,9 +11,9 @@
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR      // 8-bit formats only; float HDR images are not photographs for this use
+#define STBI_NO_HDR  // 8-bit formats only; float HDR images are not photographs for this use
 #define STBI_NO_LINEAR
-#define STBI_NO_STDIO    // decoded from memory, so every read goes through io:: with its errors
+#define STBI_NO_STDIO  // decoded from memory, so every read goes through io:: with its errors
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -52,10 +52,10 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
   // stbi_info reads only the header: dimensions are checked before anything is allocated.
   DYBAT_CHECK(stbi_info_from_memory(bytes.data(), len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
               stbi_failure_reason(), " (expected a JPEG, PNG, BMP or PNM file)");
-  DYBAT_CHECK(w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide &&
-                  static_cast<int64_t>(w) * h <= kMaxImagePixels,
-              "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", kMaxImagePixels,
-              " pixels (or ", kMaxImageSide, " per side)");
+  DYBAT_CHECK(
+      w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide && static_cast<int64_t>(w) * h <= kMaxImagePixels,
+      "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", kMaxImagePixels, " pixels (or ",
+      kMaxImageSide, " per side)");
   int dw = 0, dh = 0, dc = 0;
   // Asking for 3 components converts grayscale (g -> g, g, g), palette and alpha images to RGB,
   // as PIL's convert("RGB") does (alpha is dropped, not blended).

@@ -28,7 +28,7 @@ struct FolderSplit {
   std::vector<std::string> classes;  // sorted names of the direct subfolders
   std::vector<std::string> files;    // paths relative to dir, in ImageFolder order
   std::vector<int64_t> labels;
-  uint64_t key = 0;                  // hash of every file's path, size, mtime and label, plus crop
+  uint64_t key = 0;  // hash of every file's path, size, mtime and label, plus crop
 };
 
 // torchvision's IMG_EXTENSIONS, matched on the lowercased name.
@@ -67,8 +67,8 @@ void collect_dirs(const fs::path& dir, const std::string& rel, std::set<fs::path
 FolderSplit scan_split(const std::string& root, const std::string& split, int crop) {
   FolderSplit s;
   s.dir = (fs::path(root) / split).string();
-  DYBAT_CHECK(io::is_dir(s.dir), "image folder: missing ", split, " split: folder ", s.dir,
-              " not found (expected ", root, "/train/<class>/<images> and ", root, "/test/<class>/<images>)");
+  DYBAT_CHECK(io::is_dir(s.dir), "image folder: missing ", split, " split: folder ", s.dir, " not found (expected ",
+              root, "/train/<class>/<images> and ", root, "/test/<class>/<images>)");
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(s.dir, ec)) {
     std::error_code e2;
@@ -191,8 +191,9 @@ Split load_split(const FolderSplit& s, const std::string& split, const DataOptio
       auto t0 = std::chrono::steady_clock::now();
       if (auto cached = cache_read(path, s.key, num_classes)) {
         if (cached->size() == static_cast<int64_t>(s.files.size()) && cached->images.size(2) == opt.crop) {
-          if (log) log("image folder: " + split + ": read " + std::to_string(cached->size()) + " images from cache " +
-                       path + " in " + fmt_seconds(seconds_since(t0)));
+          if (log)
+            log("image folder: " + split + ": read " + std::to_string(cached->size()) + " images from cache " + path +
+                " in " + fmt_seconds(seconds_since(t0)));
           return *cached;
         }
       }
@@ -200,8 +201,9 @@ Split load_split(const FolderSplit& s, const std::string& split, const DataOptio
   }
   auto t0 = std::chrono::steady_clock::now();
   Split out = decode_split(s, opt.crop, opt.threads);
-  if (log) log("image folder: " + split + ": decoded " + std::to_string(out.size()) + " images at " +
-               std::to_string(opt.crop) + "x" + std::to_string(opt.crop) + " in " + fmt_seconds(seconds_since(t0)));
+  if (log)
+    log("image folder: " + split + ": decoded " + std::to_string(out.size()) + " images at " +
+        std::to_string(opt.crop) + "x" + std::to_string(opt.crop) + " in " + fmt_seconds(seconds_since(t0)));
   if (!opt.use_cache) return out;
   t0 = std::chrono::steady_clock::now();
   std::string why_near, why_far;

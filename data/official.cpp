@@ -22,15 +22,16 @@ std::string release_dir(const std::string& root, const std::string& folder, cons
   if (io::is_dir(dir)) return dir;
   const char* pickle = dataset == "cifar10" ? "cifar-10-batches-py" : dataset == "cifar100" ? "cifar-100-python" : "";
   if (*pickle != '\0' && io::is_dir(join(root, pickle)))
-    DYBAT_FAIL(dataset, ": ", root, " holds ", pickle, "/, torchvision's python-pickle release, but dybat reads the binary "
-               "release ", folder, "/; get it with: tools/fetch-data ", dataset, " --data ", root);
+    DYBAT_FAIL(dataset, ": ", root, " holds ", pickle,
+               "/, torchvision's python-pickle release, but dybat reads the binary "
+               "release ",
+               folder, "/; get it with: tools/fetch-data ", dataset, " --data ", root);
   DYBAT_FAIL(dataset, ": folder ", dir, " not found (expected the folder unpacked from ", archive,
              "; get it with: tools/fetch-data ", dataset, " --data ", root, ")");
 }
 
 // The file of one split, or "missing <split> split" naming it.
-std::string split_file(const std::string& dir, const std::string& name, const std::string& dataset,
-                       const char* split) {
+std::string split_file(const std::string& dir, const std::string& name, const std::string& dataset, const char* split) {
   const std::string path = join(dir, name);
   DYBAT_CHECK(io::is_file(path), dataset, ": missing ", split, " split: file ", path, " not found");
   return path;
@@ -129,8 +130,8 @@ Dataset read_cifar100(const std::string& root, const std::string& labels, const 
   const std::string dir = release_dir(root, "cifar-100-binary", "cifar100", "cifar-100-binary.tar.gz");
   Dataset d;
   d.name = "cifar100";
-  d.classes = class_names(join(dir, fine ? "fine_label_names.txt" : "coarse_label_names.txt"), fine ? 100 : 20,
-                          "cifar100");
+  d.classes =
+      class_names(join(dir, fine ? "fine_label_names.txt" : "coarse_label_names.txt"), fine ? 100 : 20, "cifar100");
   constexpr int64_t kRec = 3074;
   std::string train_path = split_file(dir, "train.bin", "cifar100", "train");
   std::string test_path = split_file(dir, "test.bin", "cifar100", "test");

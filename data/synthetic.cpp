@@ -27,15 +27,24 @@ double mask(int label, double x, double y, double cx, double cy, double r, int p
   const double px = x + phase, py = y + phase;
   auto band = [&](double v) { return std::fmod(std::floor(v / period), 2.0) == 0.0; };
   switch (label) {
-    case 0: return dist <= r;
-    case 1: return std::fabs(dx) <= 0.8 * r && std::fabs(dy) <= 0.8 * r;
-    case 2: return dy >= -r && dy <= r && std::fabs(dx) <= 0.5 * (dy + r);  // apex up
-    case 3: return dist <= r && dist >= 0.55 * r;
-    case 4: return (std::fabs(dx) <= r / 3 && std::fabs(dy) <= r) || (std::fabs(dy) <= r / 3 && std::fabs(dx) <= r);
-    case 5: return band(py);
-    case 6: return band(px);
-    case 7: return band((px + py) / 1.41421356);
-    case 8: return band(px) != band(py);
+    case 0:
+      return dist <= r;
+    case 1:
+      return std::fabs(dx) <= 0.8 * r && std::fabs(dy) <= 0.8 * r;
+    case 2:
+      return dy >= -r && dy <= r && std::fabs(dx) <= 0.5 * (dy + r);  // apex up
+    case 3:
+      return dist <= r && dist >= 0.55 * r;
+    case 4:
+      return (std::fabs(dx) <= r / 3 && std::fabs(dy) <= r) || (std::fabs(dy) <= r / 3 && std::fabs(dx) <= r);
+    case 5:
+      return band(py);
+    case 6:
+      return band(px);
+    case 7:
+      return band((px + py) / 1.41421356);
+    case 8:
+      return band(px) != band(py);
     default: {  // dots: 2x2 squares on a grid of step period + 1
       const int step = period + 1;
       const int ix = static_cast<int>(px), iy = static_cast<int>(py);
@@ -74,8 +83,9 @@ Split make_split(int64_t n, uint64_t seed, uint64_t split) {
         const double m = mask(label, x + 0.5, y + 0.5, cx, cy, r, period, phase);
         for (int c = 0; c < 3; ++c) {
           const int64_t k = (static_cast<int64_t>(c) * kSize + y) * kSize + x;
-          double v = bg[c] + (fg[c] - bg[c]) * m +
-                     kNoiseStd * philox_normal(seed, kNoiseStream + split, static_cast<uint64_t>(i) * 3 * kSize * kSize + k);
+          double v =
+              bg[c] + (fg[c] - bg[c]) * m +
+              kNoiseStd * philox_normal(seed, kNoiseStream + split, static_cast<uint64_t>(i) * 3 * kSize * kSize + k);
           v = std::clamp(v, 0.0, 1.0);
           dst[k] = static_cast<uint8_t>(v * 255.0 + 0.5);
         }

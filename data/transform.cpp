@@ -79,7 +79,8 @@ void pass_vertical(const uint8_t* src, int h, int cols, const ResizeTable& t, ui
     const int32_t* k = &t.k[static_cast<size_t>(o) * t.taps];
     for (int c = 0; c < cols; ++c) {
       int32_t acc = 1 << (kResizeBits - 1);
-      for (int j = 0; j < t.taps; ++j) acc += k[j] * src[static_cast<int64_t>(std::min(t.start[o] + j, h - 1)) * cols + c];
+      for (int j = 0; j < t.taps; ++j)
+        acc += k[j] * src[static_cast<int64_t>(std::min(t.start[o] + j, h - 1)) * cols + c];
       dst[static_cast<int64_t>(o) * cols + c] = clip_shift(acc);
     }
   }
@@ -88,8 +89,8 @@ void pass_vertical(const uint8_t* src, int h, int cols, const ResizeTable& t, ui
 }  // namespace
 
 void resize_plane(const uint8_t* src, int h, int w, uint8_t* dst, int oh, int ow) {
-  DYBAT_CHECK(h > 0 && w > 0 && oh > 0 && ow > 0, "resize: sizes must be positive, got ", h, "x", w, " -> ", oh,
-              "x", ow);
+  DYBAT_CHECK(h > 0 && w > 0 && oh > 0 && ow > 0, "resize: sizes must be positive, got ", h, "x", w, " -> ", oh, "x",
+              ow);
   if (h == oh && w == ow) {
     std::copy(src, src + static_cast<int64_t>(h) * w, dst);
     return;

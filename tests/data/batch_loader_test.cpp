@@ -99,7 +99,8 @@ TEST(DataBatchLoader, BatchesInFixedOrderAtStoredSize) {
 }
 
 TEST(DataBatchLoader, ResizeInTheGatherEqualsTheHostResize) {
-  for (auto [h, w, crop] : std::vector<std::array<int, 3>>{{8, 8, 13}, {32, 32, 48}, {24, 24, 16}, {10, 14, 9}, {7, 12, 7}, {12, 7, 7}}) {
+  for (auto [h, w, crop] :
+       std::vector<std::array<int, 3>>{{8, 8, 13}, {32, 32, 48}, {24, 24, 16}, {10, 14, 9}, {7, 12, 7}, {12, 7, 7}}) {
     Split s = pattern_split(6, h, w);
     BatchLoader loader(s, 3, crop);
     for (int64_t k = 0; k < 2; ++k)
@@ -195,12 +196,15 @@ TEST(DataBatchLoader, ArgumentErrors) {
   EXPECT_NE(error_of([&] { BatchLoader(wrong, 2, 4); }).find("uint8"), std::string::npos);
   BatchLoader loader(s, 3, 4);
   Tensor images = Tensor::empty({3, 3, 4, 4}), labels = Tensor::empty({3}, DType::Int64);
-  EXPECT_NE(error_of([&] { loader.gather(int64_t{3}, images, labels); }).find("out of range [0, 3)"), std::string::npos);
+  EXPECT_NE(error_of([&] { loader.gather(int64_t{3}, images, labels); }).find("out of range [0, 3)"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { loader.gather(Tensor::full({1}, -1, DType::Int64), images, labels); }).find("out of range"),
             std::string::npos);
   EXPECT_NE(error_of([&] { loader.gather(Tensor::full({1}, 0, DType::Int32), images, labels); }).find("int64"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { loader.gather(int64_t{0}, Tensor::empty({3, 3, 5, 5}), labels); }).find("images must be"),
+  EXPECT_NE(error_of([&] {
+              loader.gather(int64_t{0}, Tensor::empty({3, 3, 5, 5}), labels);
+            }).find("images must be"),
             std::string::npos);
   EXPECT_NE(error_of([&] { loader.gather(int64_t{0}, images, Tensor::empty({3})); }).find("labels must be"),
             std::string::npos);

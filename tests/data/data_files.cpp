@@ -154,8 +154,7 @@ void write_bmp(const std::string& path, int w, int h, int channels, const std::v
   ASSERT_NE(stbi_write_bmp(path.c_str(), w, h, channels, pixels.data()), 0) << path;
 }
 
-void write_jpeg(const std::string& path, int w, int h, int channels, const std::vector<uint8_t>& pixels,
-                int quality) {
+void write_jpeg(const std::string& path, int w, int h, int channels, const std::vector<uint8_t>& pixels, int quality) {
   fs::create_directories(fs::path(path).parent_path());
   ASSERT_NE(stbi_write_jpg(path.c_str(), w, h, channels, pixels.data(), quality), 0) << path;
 }

@@ -39,7 +39,8 @@ const std::string& fetch_data() {
 }
 
 // A tar.gz of `folder` (made under src/) and its md5.
-std::pair<std::string, std::string> make_archive(const TempDir& tmp, const std::string& folder, const std::string& name) {
+std::pair<std::string, std::string> make_archive(const TempDir& tmp, const std::string& folder,
+                                                 const std::string& name) {
   const std::string archive = tmp / name;
   Shell t = shell("tar czf '" + archive + "' -C '" + (tmp / "src") + "' '" + folder + "'");
   EXPECT_EQ(t.code, 0) << t.output;
@@ -55,7 +56,8 @@ TEST(DataFetch, UnpacksAVerifiedLocalArchiveThatThenLoads) {
   write_cifar10(tmp / "src", 2);
   auto [archive, md5] = make_archive(tmp, "cifar-10-batches-bin", "cifar-10-binary.tar.gz");
   const std::string data = tmp / "data";
-  Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " cifar10 --data '" + data + "' --url '" + archive + "'");
+  Shell r =
+      shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " cifar10 --data '" + data + "' --url '" + archive + "'");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("cifar10 ready in"), std::string::npos) << r.output;
   EXPECT_EQ(list_tree(data).size(), 8u) << "the folder and its 7 files, nothing else";
@@ -75,7 +77,7 @@ TEST(DataFetch, FileUrlGoesThroughCurlAndKeepKeepsTheArchive) {
   auto [archive, md5] = make_archive(tmp, "stl10_binary", "stl10_binary.tar.gz");
   const std::string data = tmp / "data";
   Shell r = shell("DYBAT_FETCH_MD5=" + md5 + " " + fetch_data() + " stl10 --keep --data='" + data + "' --url 'file://" +
-              archive + "'");
+                  archive + "'");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(fs::is_directory(data + "/stl10_binary"));
   EXPECT_TRUE(fs::exists(data + "/stl10_binary.tar.gz"));
@@ -132,7 +134,7 @@ TEST(DataFetch, BadArgumentsAndForeignArchives) {
   write_text(tmp / "junk.tar.gz", "junk");
   Shell m = shell("md5sum '" + (tmp / "junk.tar.gz") + "' | cut -d' ' -f1");
   r = shell("DYBAT_FETCH_MD5=" + m.output.substr(0, 32) + " " + fetch_data() + " cifar10 --data '" + data +
-          "' --url '" + (tmp / "junk.tar.gz") + "'");
+            "' --url '" + (tmp / "junk.tar.gz") + "'");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("cannot unpack"), std::string::npos) << r.output;
   EXPECT_TRUE(list_tree(data).empty());

@@ -172,7 +172,8 @@ TEST(DataImageFolder, ShuffledOrderIsFixedAndMixesClasses) {
   TempDir tmp;
   for (const char* split : {"train", "test"})
     for (int c = 0; c < 4; ++c)
-      for (int i = 0; i < 10; ++i) tag_png(tmp / "root/" + split + "/c" + std::to_string(c) + "/" + std::to_string(i) + ".png", c * 10 + i);
+      for (int i = 0; i < 10; ++i)
+        tag_png(tmp / "root/" + split + "/c" + std::to_string(c) + "/" + std::to_string(i) + ".png", c * 10 + i);
   DataOptions o = folder_options(tmp);
   Dataset file = load_dataset(o);
   o.order = "shuffled";
@@ -248,8 +249,8 @@ TEST(DataImageFolder, OversizedImageIsRejectedBeforeDecoding) {
   TempDir tmp;
   // A PNG header claiming 10000 x 10000 pixels (100 megapixels) and no data: stbi_info reads the
   // size from the header, so the limit applies before anything is allocated.
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                              0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> png = {0x89, 'P',  'N',  'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+                              0,    0x27, 0x10, 0,   0,    0x27, 0x10, 8,    2, 0, 0, 0,  0,   0,   0,   0};
   for (const char* split : {"train", "test"}) {
     tag_png(tmp / "root/" + split + "/a/0.png", 1);
     write_bytes(tmp / "root/" + split + "/a/1.png", png);
@@ -278,7 +279,9 @@ TEST(DataImageFolder, MissingSplitRootOrClasses) {
 TEST(DataImageFolder, DetectedUnderTheRootAndDecodedWithAnyThreadCount) {
   TempDir tmp;
   for (const char* split : {"train", "test"})
-    for (int i = 0; i < 30; ++i) write_png(tmp / "root/" + split + "/c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".png", 9, 7, 3, pattern_rgb(i, 9, 7));
+    for (int i = 0; i < 30; ++i)
+      write_png(tmp / "root/" + split + "/c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".png", 9, 7, 3,
+                pattern_rgb(i, 9, 7));
   DataOptions o = folder_options(tmp, 8);
   o.dataset = "";
   o.use_cache = false;

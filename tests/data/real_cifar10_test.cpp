@@ -65,9 +65,10 @@ TEST(DataRealCifar10, JpegFoldersDecodeAndCache) {
 
   std::string all;
   for (auto& m : log) all += "  " + m + "\n";
-  std::printf("real CIFAR-10 JPEG folders (60,000 images, crop 32): extract %.2f s, decode + cache %.2f s, "
-              "load from cache %.2f s\n%s",
-              t_extract, t_decode, t_cached, all.c_str());
+  std::printf(
+      "real CIFAR-10 JPEG folders (60,000 images, crop 32): extract %.2f s, decode + cache %.2f s, "
+      "load from cache %.2f s\n%s",
+      t_extract, t_decode, t_cached, all.c_str());
   RecordProperty("extract_s", std::to_string(t_extract));
   RecordProperty("decode_and_cache_s", std::to_string(t_decode));
   RecordProperty("cached_load_s", std::to_string(t_cached));

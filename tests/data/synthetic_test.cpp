@@ -20,7 +20,8 @@ DataOptions synth(uint64_t seed, int64_t n_train, int64_t n_test) {
 }  // namespace
 
 TEST(DataSynthetic, DeterministicFromTheSeed) {
-  Dataset a = load_dataset(synth(7, 300, 100)), b = load_dataset(synth(7, 300, 100)), c = load_dataset(synth(8, 300, 100));
+  Dataset a = load_dataset(synth(7, 300, 100)), b = load_dataset(synth(7, 300, 100)),
+          c = load_dataset(synth(8, 300, 100));
   EXPECT_EQ(a.name, "synthetic");
   EXPECT_EQ(a.num_classes(), 10);
   EXPECT_EQ(a.train.images.shape(), Shape({300, 3, 32, 32}));

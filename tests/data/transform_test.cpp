@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <array>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -43,22 +43,22 @@ TEST(DataTransform, CoefficientsFourToSeven) {
 }
 
 TEST(DataTransform, ResizeFourToSevenMatchesPillow) {
-  const std::vector<uint8_t> r7 = {0,   23,  59,  96,  137, 210, 255, 11,  34,  70,  107, 147, 207, 244, 30,  53, 89,
+  const std::vector<uint8_t> r7 = {0,   23,  59,  96,  137, 210, 255, 11,  34,  70,  107, 147, 207, 244, 30,  53,  89,
                                    126, 163, 202, 226, 144, 110, 55,  128, 201, 146, 112, 238, 154, 19,  124, 228, 96,
                                    14,  102, 73,  27,  88,  153, 139, 129, 17,  23,  32,  66,  106, 165, 201};
   const std::vector<uint8_t> g7 = {10,  14,  19,  25,  31,  36,  40,  24,  28,  33,  39,  45,  50,  54,  47,  51,  56,
                                    62,  68,  73,  77,  70,  74,  79,  85,  91,  96,  100, 93,  97,  102, 108, 114, 119,
                                    123, 116, 120, 125, 131, 137, 142, 146, 130, 134, 139, 145, 151, 156, 160};
   std::vector<uint8_t> b7(49, 7);
-  const int bset[][3] = {{1, 3, 51}, {1, 4, 88}, {1, 5, 38}, {2, 3, 120}, {2, 4, 217},
+  const int bset[][3] = {{1, 3, 51}, {1, 4, 88}, {1, 5, 38},  {2, 3, 120}, {2, 4, 217},
                          {2, 5, 88}, {3, 3, 68}, {3, 4, 120}, {3, 5, 51}};
   for (auto& e : bset) b7[e[0] * 7 + e[1]] = static_cast<uint8_t>(e[2]);
   EXPECT_EQ(resize(kR, 4, 4, 7, 7), r7);
   EXPECT_EQ(resize(kG, 4, 4, 7, 7), g7);
   EXPECT_EQ(resize(blue(), 4, 4, 7, 7), b7);
   // The horizontal pass alone (4x4 -> 4x7) is the reference's uint8 intermediate.
-  const std::vector<uint8_t> mid = {0,   23,  59, 96,  137, 210, 255, 32, 55, 91,  128, 165, 201, 224,
-                                    255, 164, 18, 128, 237, 91,  0,   17, 23, 32,  66,  106, 165, 201};
+  const std::vector<uint8_t> mid = {0,   23,  59, 96,  137, 210, 255, 32, 55, 91, 128, 165, 201, 224,
+                                    255, 164, 18, 128, 237, 91,  0,   17, 23, 32, 66,  106, 165, 201};
   EXPECT_EQ(resize(kR, 4, 4, 4, 7), mid);
   // Planes of a CHW image are resized independently.
   std::vector<uint8_t> chw = kR, out(3 * 49);
@@ -112,8 +112,8 @@ TEST(DataTransform, SameSizeIsACopyAndConstantsStayConstant) {
   std::vector<uint8_t> img(13 * 9);
   for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i * 29);
   EXPECT_EQ(resize(img, 13, 9, 13, 9), img);
-  for (auto [h, w, oh, ow] : std::vector<std::array<int, 4>>{{32, 32, 128, 128}, {96, 96, 64, 64}, {5, 9, 13, 6},
-                                                              {32, 32, 20, 20}, {96, 96, 32, 32}, {1, 1, 7, 3}}) {
+  for (auto [h, w, oh, ow] : std::vector<std::array<int, 4>>{
+           {32, 32, 128, 128}, {96, 96, 64, 64}, {5, 9, 13, 6}, {32, 32, 20, 20}, {96, 96, 32, 32}, {1, 1, 7, 3}}) {
     std::vector<uint8_t> c(static_cast<size_t>(h) * w, 173);
     auto out = resize(c, h, w, oh, ow);
     for (uint8_t v : out) ASSERT_EQ(v, 173) << h << "x" << w << " -> " << oh << "x" << ow;
@@ -135,7 +135,8 @@ TEST(DataTransform, ShrinkAveragesOverTheWidenedTriangle) {
   EXPECT_EQ(t.k[4], static_cast<int32_t>(5.0 / 9.0 * 4194304 + 0.5));
   EXPECT_EQ(t.k[5], static_cast<int32_t>(1.0 / 9.0 * 4194304 + 0.5));
   // Every output's weights sum to 2^22 within rounding.
-  for (auto [in, out] : std::vector<std::pair<int, int>>{{96, 64}, {32, 128}, {32, 224}, {96, 128}, {32, 20}, {96, 32}}) {
+  for (auto [in, out] :
+       std::vector<std::pair<int, int>>{{96, 64}, {32, 128}, {32, 224}, {96, 128}, {32, 20}, {96, 32}}) {
     ResizeTable r = resize_table(in, out);
     for (int o = 0; o < out; ++o) {
       int64_t sum = 0;
