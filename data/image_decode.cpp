@@ -57,10 +57,24 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
       "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", kMaxImagePixels, " pixels (or ",
       kMaxImageSide, " per side)");
   int dw = 0, dh = 0, dc = 0;
-  // Asking for 3 components converts grayscale (g -> g, g, g), palette and alpha images to RGB,
-  // as PIL's convert("RGB") does (alpha is dropped, not blended).
-  std::unique_ptr<uint8_t, void (*)(void*)> rgb(stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, 3),
-                                                stbi_image_free);
+  std::unique_ptr<uint8_t, void (*)(void*)> rgb(nullptr, stbi_image_free);
+  if (comp == 1 && stbi_is_16_bit_from_memory(bytes.data(), len)) {
+    // PIL opens a 16-bit grayscale PNG as a 32-bit integer image, and convert("RGB") clips its
+    // values to 0..255 (it does not scale them); stb would keep the high byte instead.
+    std::unique_ptr<uint16_t, void (*)(void*)> gray(stbi_load_16_from_memory(bytes.data(), len, &dw, &dh, &dc, 1),
+                                                    stbi_image_free);
+    DYBAT_CHECK(gray != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
+    rgb.reset(static_cast<uint8_t*>(STBI_MALLOC(static_cast<size_t>(dw) * dh * 3)));
+    DYBAT_CHECK(rgb != nullptr, "out of memory decoding ", path);
+    for (int64_t i = 0; i < static_cast<int64_t>(dw) * dh; ++i) {
+      const uint16_t v = gray.get()[i];
+      rgb.get()[3 * i] = rgb.get()[3 * i + 1] = rgb.get()[3 * i + 2] = static_cast<uint8_t>(v > 255 ? 255 : v);
+    }
+  } else {
+    // Asking for 3 components converts grayscale (g -> g, g, g), palette and alpha images to RGB,
+    // as PIL's convert("RGB") does (alpha is dropped, not blended; 16-bit colour keeps the high byte).
+    rgb.reset(stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, 3));
+  }
   DYBAT_CHECK(rgb != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
   DYBAT_CHECK(dw == w && dh == h, "image ", path, ": header says ", w, "x", h, " but decoded ", dw, "x", dh);
   // Interleaved HWC -> planar CHW, then the resize per plane (skipped at the crop size).

@@ -159,6 +159,39 @@ void write_jpeg(const std::string& path, int w, int h, int channels, const std::
   ASSERT_NE(stbi_write_jpg(path.c_str(), w, h, channels, pixels.data(), quality), 0) << path;
 }
 
+void write_png16_gray(const std::string& path, int w, int h, const std::vector<uint16_t>& values) {
+  auto be32 = [](std::vector<uint8_t>& out, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
+  };
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  auto chunk = [&](const char* type, const std::vector<uint8_t>& data) {
+    be32(png, static_cast<uint32_t>(data.size()));
+    std::vector<uint8_t> body(type, type + 4);
+    body.insert(body.end(), data.begin(), data.end());
+    png.insert(png.end(), body.begin(), body.end());
+    be32(png, stbiw__crc32(body.data(), static_cast<int>(body.size())));
+  };
+  std::vector<uint8_t> ihdr;
+  be32(ihdr, static_cast<uint32_t>(w));
+  be32(ihdr, static_cast<uint32_t>(h));
+  ihdr.insert(ihdr.end(), {16, 0, 0, 0, 0});  // 16 bits, grayscale, no interlace
+  chunk("IHDR", ihdr);
+  std::vector<uint8_t> raw;  // each row: filter byte 0, then big-endian samples
+  for (int r = 0; r < h; ++r) {
+    raw.push_back(0);
+    for (int c = 0; c < w; ++c) {
+      raw.push_back(static_cast<uint8_t>(values[r * w + c] >> 8));
+      raw.push_back(static_cast<uint8_t>(values[r * w + c] & 0xff));
+    }
+  }
+  int zlen = 0;
+  unsigned char* z = stbi_zlib_compress(raw.data(), static_cast<int>(raw.size()), &zlen, 8);
+  chunk("IDAT", std::vector<uint8_t>(z, z + zlen));
+  STBIW_FREE(z);
+  chunk("IEND", {});
+  write_bytes(path, png);
+}
+
 std::vector<uint8_t> pattern_rgb(int64_t seed, int w, int h) {
   std::vector<uint8_t> p(static_cast<size_t>(w) * h * 3);
   for (int r = 0; r < h; ++r)

@@ -54,6 +54,8 @@ void write_png(const std::string& path, int w, int h, int channels, const std::v
 void write_bmp(const std::string& path, int w, int h, int channels, const std::vector<uint8_t>& pixels);
 void write_jpeg(const std::string& path, int w, int h, int channels, const std::vector<uint8_t>& pixels,
                 int quality = 100);
+// A 16-bit grayscale PNG (stb_image_write writes 8-bit only, so this one is assembled here).
+void write_png16_gray(const std::string& path, int w, int h, const std::vector<uint16_t>& values);
 // Interleaved RGB pixels of pattern_pixel(seed, c, r, col).
 std::vector<uint8_t> pattern_rgb(int64_t seed, int w, int h);
 

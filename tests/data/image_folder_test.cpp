@@ -148,6 +148,20 @@ TEST(DataImageFolder, PngBmpExactJpegClose) {
     for (int c = 0; c < 3; ++c) ASSERT_EQ(a[c * w * h + i], rgba[i * 4 + c]);
 }
 
+TEST(DataImageFolder, SixteenBitGrayPngIsClippedAsPil) {
+  // PIL opens a 16-bit grayscale PNG as a 32-bit integer image and convert("RGB") clips it to
+  // 0..255 (values are not scaled), so 0..255 stay, anything larger becomes 255.
+  TempDir tmp;
+  std::vector<uint16_t> v = {0, 1, 200, 255, 256, 300, 4095, 65535, 7, 77, 254, 1000, 128, 9, 3, 511};
+  for (const char* split : {"train", "test"}) write_png16_gray(tmp / "root/" + split + "/a/0.png", 4, 4, v);
+  Dataset d = load_dataset(folder_options(tmp, 4));
+  const std::vector<uint8_t> plane = {0, 1, 200, 255, 255, 255, 255, 255, 7, 77, 254, 255, 128, 9, 3, 255};
+  std::vector<uint8_t> want = plane;
+  want.insert(want.end(), plane.begin(), plane.end());
+  want.insert(want.end(), plane.begin(), plane.end());
+  EXPECT_EQ(sample_pixels(d.train, 0), want);
+}
+
 TEST(DataImageFolder, ImagesOfAnySizeAreResizedAtLoad) {
   TempDir tmp;
   auto wide = pattern_rgb(7, 20, 9), tall = pattern_rgb(8, 5, 30), same = pattern_rgb(9, 16, 16);

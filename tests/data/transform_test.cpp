@@ -70,6 +70,27 @@ TEST(DataTransform, ResizeFourToSevenMatchesPillow) {
   EXPECT_EQ(std::vector<uint8_t>(out.begin() + 98, out.end()), b7);
 }
 
+TEST(DataTransform, NonSquareResizesMatchPillow94) {
+  // Outputs recorded from Pillow 9.4 (Image.resize, BILINEAR, mode L) for the input
+  // (r * w + c) * 37 % 251. In 9 x 5 -> 7 x 7 the height shrinks while the width grows, where the
+  // pass order matters: Pillow 9.4 (as 10, 11, 12) runs the horizontal pass first.
+  auto input = [](int h, int w) {
+    std::vector<uint8_t> a(static_cast<size_t>(h) * w);
+    for (int i = 0; i < h * w; ++i) a[i] = static_cast<uint8_t>(i * 37 % 251);
+    return a;
+  };
+  const std::vector<uint8_t> a = {50,  71,  79,  56,  82,  109, 130, 155, 176, 164, 92,  118, 96,  52,  77,  98,  125,
+                                  151, 177, 165, 134, 199, 121, 74,  100, 98,  114, 135, 148, 169, 196, 222, 134, 76,
+                                  45,  70,  91,  118, 144, 170, 148, 104, 175, 92,  40,  66,  92,  119, 140};
+  EXPECT_EQ(resize(input(9, 5), 9, 5, 7, 7), a);
+  const std::vector<uint8_t> b = {14,  66, 119, 177, 147, 31,  20,  72,  125, 170, 140, 37,  52,  104, 157, 137,
+                                  107, 69, 83,  135, 188, 104, 74,  100, 115, 160, 168, 91,  80,  132, 146, 181,
+                                  114, 90, 111, 163, 178, 202, 60,  90,  143, 195, 173, 148, 81,  122, 143, 130,
+                                  169, 94, 102, 153, 142, 65,  154, 74,  127, 159, 129, 39,  126, 105, 158, 126,
+                                  96,  70, 97,  137, 190, 93,  63,  102, 91,  143, 196, 86,  56,  108};
+  EXPECT_EQ(resize(input(5, 9), 5, 9, 13, 6), b);
+}
+
 TEST(DataTransform, NormalisedValuesOfTheExample) {
   const float r0[] = {-2.117904f, -1.7240347f, -1.1075436f, -0.4739276f, 0.2281874f, 1.4782944f, 2.2489083f};
   const uint8_t r0p[] = {0, 23, 59, 96, 137, 210, 255};
