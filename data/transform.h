@@ -4,10 +4,10 @@
 // Resize (Pillow's ImagingResample, BILINEAR): per channel, two separable passes, horizontal
 // first, into a uint8 intermediate image, then vertical; a pass whose size does not change is
 // skipped. (Pillow 9.4 through 12 always run the horizontal pass first; Pillow 13 runs the
-// vertical one first when the height shrinks while the width grows, which changes such results by
-// a level here and there. Square resizes, as every official dataset needs, are the same.) For one axis in -> out,
-// output o covers input [start, start + taps) with integer weights in units of 2^-22 (see resize_table in transform.cpp
-// for the derivation); applying it is
+// vertical one first where the height shrinks while the width grows, which moves such results by
+// a level here and there. Square resizes, which every official dataset needs, are unaffected.)
+// For one axis in -> out, output o covers input [start, start + taps) with integer weights in
+// units of 2^-22 (resize_table in transform.cpp derives them); applying them is
 //   out = clamp((2^21 + sum_t k[t] * src[start + t]) >> 22, 0, 255)
 // in int32. Shrinking widens the triangle by in/out, which is Pillow's antialiasing.
 //
