@@ -234,6 +234,7 @@ const std::shared_ptr<Storage>& Tensor::storage() const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no elements: any strides describe the same (empty) layout
   const Shape& sh = shape();
   const Shape& st = strides();
   int64_t expected = 1;

@@ -17,6 +17,10 @@
 //   dbeta += sum dz; dgamma += sum dz x_hat (accumulated); dresidual = dz (assigned);
 //   dx = gamma invstd / n (n dz - sum dz - x_hat sum(dz x_hat)) with batch statistics, or
 //   dx = gamma invstd dz with running statistics (assigned).
+//   Statistics and gradient sums accumulate in double in a fixed order on both devices (CPU: one
+//   channel per task; CUDA: per-channel partial sums over fixed slices, combined in order), so
+//   results are bit-identical run to run. Per-element math: batchnorm_math.h.
+//   Errors: batch statistics over n = 1 value per channel (as PyTorch in training), shapes.
 #pragma once
 
 #include "core/tensor.h"
@@ -39,11 +43,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 // Kernel level.
 // Batch mean and invstd = 1/sqrt(var_b + eps) per channel into mean, invstd [C]; when
 // running_mean is defined, also applies the momentum update (unbiased variance).
-void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd,
-                     const Tensor& running_mean, const Tensor& running_var, double momentum);
+void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
+                     const Tensor& running_var, double momentum);
+// invstd = 1/sqrt(var + eps) per channel (the running-statistics path).
+void batchnorm_invstd(const Tensor& var, double eps, const Tensor& invstd);
 // out = act((x - mean) * invstd * gamma + beta + residual); residual may be undefined.
-void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
-                     const Tensor& beta, const Tensor& residual, Act act, const Tensor& out);
+void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& residual, Act act, const Tensor& out);
 // Gradients as in the contract; batch_stats selects the dx formula. dgamma/dbeta accumulate;
 // dx and dresidual are assigned; any of them may be undefined (not needed).
 void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
@@ -51,19 +57,21 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);
 
 namespace cpu {
-void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd,
-                     const Tensor& running_mean, const Tensor& running_var, double momentum);
-void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
-                     const Tensor& beta, const Tensor& residual, Act act, const Tensor& out);
+void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
+                     const Tensor& running_var, double momentum);
+void batchnorm_invstd(const Tensor& var, double eps, const Tensor& invstd);
+void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& residual, Act act, const Tensor& out);
 void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
                         const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, bool batch_stats,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);
 }  // namespace cpu
 namespace cuda {
-void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd,
-                     const Tensor& running_mean, const Tensor& running_var, double momentum);
-void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
-                     const Tensor& beta, const Tensor& residual, Act act, const Tensor& out);
+void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
+                     const Tensor& running_var, double momentum);
+void batchnorm_invstd(const Tensor& var, double eps, const Tensor& invstd);
+void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& residual, Act act, const Tensor& out);
 void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
                         const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, bool batch_stats,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);

@@ -4,8 +4,10 @@
 //
 // Contract
 //   x any shape (made contiguous); out fresh. In eval mode (training = false) or p = 0 it returns
-//   x itself. p in [0, 1); p = 1 zeroes everything. Saved for backward: (seed, offset); the mask
-//   is regenerated. dx = dout * mask / (1-p), assigned.
+//   x itself. p in [0, 1]; p = 1 zeroes everything (and its gradient). Saved for backward:
+//   (seed, offset); the mask is regenerated. dx = dout * mask / (1-p), assigned.
+//   The uniform draw is philox_uniform (53 bits), element i of the flattened tensor.
+//   Per-element math: dropout_math.h.
 #pragma once
 
 #include <cstdint>

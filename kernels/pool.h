@@ -5,6 +5,8 @@
 //   max_pool2d: padded cells are -inf (never win); ties go to the *first* maximum of the window in
 //   row-major order (strict > scan), so an all-zero window after ReLU sends its gradient to its
 //   top-left valid cell. Saves the argmax (int64 flat index into H*W per plane); dx assigned.
+//   The backward takes the forward's parameters too: the CUDA kernel gathers, for each input
+//   cell, from the windows that contain it (deterministic, no atomics), which needs the geometry.
 //   avg_pool2d: count_include_pad = true (PyTorch's default): divisor kH*kW always.
 //   adaptive_avg_pool2d: output cell (i, j) averages rows [floor(i H/oh), ceil((i+1) H/oh)) and
 //   the same for columns; (1, 1) is global average pooling. dx assigned.
@@ -27,7 +29,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 
 // Kernel level.
 void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx);
 void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
 void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
@@ -35,7 +37,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
 
 namespace cpu {
 void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx);
 void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
 void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
@@ -43,7 +45,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
 }  // namespace cpu
 namespace cuda {
 void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Tensor& dx);
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx);
 void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
 void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);

@@ -5,8 +5,13 @@
 //   b = momentum * b + g                (dampening 0; on the first step b = g, as PyTorch)
 //   g = nesterov ? g + momentum * b : b
 //   p = p - lr * g
-// Parameters without a gradient are skipped. On CUDA all tensors are updated by one launch
-// (a multi-tensor kernel over a device-side table of pointers). Not differentiable.
+// Parameters without a gradient are skipped. Buffers start as zeros: then momentum * 0 + g = g,
+// so the first step gives b = g exactly as PyTorch's "buffer = clone(grad)", with no step count.
+// With momentum 0 the buffers are not used and may be undefined (or the list empty).
+// Per-element math: sgd_math.h (shared by the CPU loop and the CUDA kernel).
+// On CUDA all tensors are updated by one launch (a multi-tensor kernel over a device-side table
+// of pointers). The table is cached by its pointer list and uploaded only when the list changes,
+// so a steady training loop makes no host-to-device copy per step. Not differentiable.
 #pragma once
 
 #include <vector>
@@ -22,7 +27,9 @@ struct SgdOptions {
   bool nesterov = false;
 };
 
-// params[i], grads[i], bufs[i]: same shape, dtype, device, contiguous. Updates params and bufs.
+// params[i], grads[i], bufs[i]: same shape, dtype, device, contiguous; every tensor of one call
+// shares one dtype and device. grads[i] undefined: params[i] is skipped. Updates params and bufs
+// in place (their data, outside autograd).
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
                 const SgdOptions& opt);
 

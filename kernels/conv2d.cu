@@ -1,0 +1,310 @@
+// CUDA convolution: cuDNN (legacy v7-style API of cuDNN 9) for the convolution itself, own kernels
+// for the bias add and the bias gradient. Kernels, then the cuDNN plan cache, then launchers.
+//
+// Algorithm choice. Each distinct geometry (shapes, parameters, dtype, math mode, determinism flag,
+// device) gets a plan: its descriptors, built once, and for each direction the algorithm picked
+// once from cuDNN's heuristics (cudnnGet*Algorithm_v7, best expected first), with its workspace
+// size. Heuristics run no kernels and never synchronise the host, and they pick the same algorithm
+// on every run, so training is reproducible whenever the algorithms are deterministic
+// (backend_settings().deterministic restricts the choice to those).
+//
+// Math mode. Float32 uses TF32 tensor cores only when backend_settings().tf32_conv is on
+// (CUDNN_TENSOR_OP_MATH); otherwise CUDNN_FMA_MATH, which forbids TF32, and algorithms reported
+// with a tensor-op math type are skipped. Float64 uses CUDNN_DEFAULT_MATH.
+//
+// Gradients follow the contract: dx assigned (beta = 0), dweight and dbias accumulated (beta = 1).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/settings.h"
+#include "kernels/conv2d.h"
+#include "kernels/cuda_launch.h"
+
+namespace dybat::cuda {
+
+namespace {
+
+// ---- kernels ----------------------------------------------------------------------------------
+
+// out[n, c, q] += bias[c] over out [N, C, P].
+template <class T>
+__global__ void add_bias_kernel(T* out, const T* bias, int64_t C, int64_t P, int64_t n) {
+  DYBAT_CUDA_KERNEL_LOOP(i, n) { out[i] += bias[(i / P) % C]; }
+}
+
+// dbias[c] += sum over n, q of dout[n, c, q]: one block per channel, a fixed-order tree reduction
+// in double, so the result does not depend on timing.
+template <class T>
+__global__ void bias_grad_kernel(const T* dout, int64_t N, int64_t C, int64_t P, T* dbias) {
+  __shared__ double partial[kBlock];
+  const int64_t c = blockIdx.x;
+  double acc = 0.0;
+  for (int64_t r = threadIdx.x; r < N * P; r += blockDim.x) {
+    const int64_t n = r / P, q = r - n * P;
+    acc += static_cast<double>(dout[(n * C + c) * P + q]);
+  }
+  partial[threadIdx.x] = acc;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) dbias[c] += static_cast<T>(partial[0]);
+}
+
+// ---- plans ------------------------------------------------------------------------------------
+
+enum Direction { kForward = 0, kBackwardData = 1, kBackwardFilter = 2 };
+
+// Workspace above this is not considered (an algorithm needing more is skipped).
+constexpr size_t kMaxWorkspace = size_t(2) << 30;
+
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  // One convolution descriptor per direction: each carries the math type of its chosen algorithm.
+  cudnnConvolutionDescriptor_t conv[3] = {nullptr, nullptr, nullptr};
+  bool chosen[3] = {false, false, false};
+  int algo[3] = {0, 0, 0};
+  size_t workspace[3] = {0, 0, 0};
+
+  ConvPlan() = default;
+  ConvPlan(const ConvPlan&) = delete;
+  ConvPlan& operator=(const ConvPlan&) = delete;
+  ~ConvPlan() {
+    for (auto* c : conv)
+      if (c) cudnnDestroyConvolutionDescriptor(c);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+  }
+};
+
+// What one launcher needs from a plan (the plan itself lives in the cache for the process).
+struct PlanView {
+  const ConvPlan* plan;
+  int algo;
+  size_t workspace;
+};
+
+cudnnDataType_t cudnn_dtype(DType t) {
+  switch (t) {
+    case DType::Float32: return CUDNN_DATA_FLOAT;
+    case DType::Float64: return CUDNN_DATA_DOUBLE;
+    default: break;
+  }
+  DYBAT_FAIL("conv2d (cuda): unsupported dtype ", dtype_name(t), " (expected float32 or float64)");
+}
+
+cudnnMathType_t requested_math(DType t) {
+  if (t != DType::Float32) return CUDNN_DEFAULT_MATH;
+  return backend_settings().tf32_conv ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+}
+
+bool is_tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
+
+int to_int(int64_t v, const char* what) {
+  DYBAT_CHECK(v >= 0 && v <= INT32_MAX, "conv2d (cuda): ", what, " ", v, " exceeds cuDNN's int range");
+  return static_cast<int>(v);
+}
+
+std::unique_ptr<ConvPlan> make_plan(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p,
+                                    cudnnMathType_t math) {
+  auto plan = std::make_unique<ConvPlan>();
+  cudnnDataType_t dt = cudnn_dtype(x.dtype());
+  DYBAT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
+  DYBAT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
+  DYBAT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
+  DYBAT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, dt, to_int(x.size(0), "batch"),
+                                               to_int(x.size(1), "channels"), to_int(x.size(2), "height"),
+                                               to_int(x.size(3), "width")));
+  DYBAT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, dt, to_int(y.size(0), "batch"),
+                                               to_int(y.size(1), "channels"), to_int(y.size(2), "height"),
+                                               to_int(y.size(3), "width")));
+  DYBAT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, dt, CUDNN_TENSOR_NCHW, to_int(w.size(0), "filters"),
+                                               to_int(w.size(1), "channels"), to_int(w.size(2), "kernel height"),
+                                               to_int(w.size(3), "kernel width")));
+  for (auto& c : plan->conv) {
+    DYBAT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c));
+    DYBAT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c, p.pad_h, p.pad_w, p.stride_h, p.stride_w, p.dil_h, p.dil_w,
+                                                      CUDNN_CROSS_CORRELATION, dt));
+    DYBAT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c, p.groups));
+    DYBAT_CUDNN_CHECK(cudnnSetConvolutionMathType(c, math));
+  }
+  int dims[4];
+  DYBAT_CUDNN_CHECK(
+      cudnnGetConvolution2dForwardOutputDim(plan->conv[0], plan->x, plan->w, &dims[0], &dims[1], &dims[2], &dims[3]));
+  DYBAT_CHECK(dims[0] == y.size(0) && dims[1] == y.size(1) && dims[2] == y.size(2) && dims[3] == y.size(3),
+              "conv2d (cuda): cuDNN computes output [", dims[0], ", ", dims[1], ", ", dims[2], ", ", dims[3],
+              "], expected ", shape_str(y.shape()));
+  return plan;
+}
+
+// Filters cuDNN's ranked candidates: successful, deterministic when asked, no tensor-op math when
+// TF32 is off, and a workspace cuDNN confirms for the descriptor's final math type. `workspace_of`
+// returns false when cuDNN rejects the (algorithm, math type) pair.
+template <class Perf, class WorkspaceFn>
+bool pick(const std::vector<Perf>& perf, int returned, cudnnConvolutionDescriptor_t conv, cudnnMathType_t math,
+          WorkspaceFn workspace_of, int& algo, size_t& workspace) {
+  const bool deterministic = backend_settings().deterministic;
+  for (int i = 0; i < returned; ++i) {
+    const Perf& r = perf[i];
+    if (r.status != CUDNN_STATUS_SUCCESS) continue;
+    if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+    if (math == CUDNN_FMA_MATH && is_tensor_op(r.mathType)) continue;
+    // With TF32 allowed (or for float64) the descriptor takes the math type the algorithm was
+    // ranked with; with TF32 off it stays FMA, which never lets cuDNN use TF32.
+    cudnnMathType_t use = math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : r.mathType;
+    if (cudnnSetConvolutionMathType(conv, use) != CUDNN_STATUS_SUCCESS) continue;
+    size_t ws = 0;
+    if (!workspace_of(static_cast<int>(r.algo), ws) || ws > kMaxWorkspace) continue;
+    algo = static_cast<int>(r.algo);
+    workspace = ws;
+    return true;
+  }
+  cudnnSetConvolutionMathType(conv, math);
+  return false;
+}
+
+void choose_algorithm(ConvPlan& plan, Direction d, cudnnHandle_t h) {
+  cudnnMathType_t math;
+  DYBAT_CUDNN_CHECK(cudnnGetConvolutionMathType(plan.conv[d], &math));
+  int count = 0, returned = 0;
+  bool ok = false;
+  if (d == kForward) {
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(count));
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv[d], plan.y, count,
+                                                             &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
+      return cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv[d], plan.y,
+                                                     static_cast<cudnnConvolutionFwdAlgo_t>(a),
+                                                     &ws) == CUDNN_STATUS_SUCCESS;
+    }, plan.algo[d], plan.workspace[d]);
+  } else if (d == kBackwardData) {
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(count));
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv[d], plan.x, count,
+                                                                  &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
+      return cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv[d], plan.x,
+                                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(a),
+                                                          &ws) == CUDNN_STATUS_SUCCESS;
+    }, plan.algo[d], plan.workspace[d]);
+  } else {
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(count));
+    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv[d], plan.w, count,
+                                                                    &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
+      return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv[d], plan.w,
+                                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(a),
+                                                            &ws) == CUDNN_STATUS_SUCCESS;
+    }, plan.algo[d], plan.workspace[d]);
+  }
+  static const char* names[] = {"forward", "backward data", "backward filter"};
+  DYBAT_CHECK(ok, "conv2d (cuda): cuDNN offers no usable ", names[d], " algorithm for this geometry",
+              backend_settings().deterministic ? " (only deterministic algorithms were allowed)" : "");
+  plan.chosen[d] = true;
+}
+
+// The plan of (x [N, C, H, W], w, y) under the current settings, with direction d's algorithm.
+PlanView plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p, Direction d) {
+  static std::mutex mu;
+  static std::map<std::vector<int64_t>, std::unique_ptr<ConvPlan>> cache;  // lives for the process
+  const int dev = y.device().index;
+  const cudnnMathType_t math = requested_math(x.dtype());
+  std::vector<int64_t> key = {dev,
+                              static_cast<int64_t>(x.dtype()),
+                              static_cast<int64_t>(math),
+                              backend_settings().deterministic ? 1 : 0,
+                              p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dil_h, p.dil_w, p.groups};
+  for (const Tensor* t : {&x, &w})
+    for (int64_t s : t->shape()) key.push_back(s);
+  cudnnHandle_t h = cudnn(dev);  // also makes `dev` current
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<ConvPlan>& slot = cache[key];
+  if (!slot) slot = make_plan(x, w, y, p, math);
+  if (!slot->chosen[d]) choose_algorithm(*slot, d, h);
+  return {slot.get(), slot->algo[d], slot->workspace[d]};
+}
+
+// Workspace from the caching allocator; freed (back to the cache, stream-ordered) by the caller's
+// scope after the cuDNN call has been queued.
+Tensor workspace_tensor(size_t bytes, Device device) {
+  return bytes ? Tensor::empty({static_cast<int64_t>(bytes)}, DType::UInt8, device) : Tensor();
+}
+
+}  // namespace
+
+// ---- launchers --------------------------------------------------------------------------------
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
+                    const Tensor& out) {
+  const int dev = out.device().index;
+  PlanView pv = plan_for(x, weight, out, p, kForward);
+  Tensor ws = workspace_tensor(pv.workspace, out.device());
+  cudnnHandle_t h = cudnn(dev);
+  dispatch_float(x.dtype(), "conv2d (cuda)", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T alpha = 1, beta = 0;  // float scaling for float data, double for double
+    DYBAT_CUDNN_CHECK(cudnnConvolutionForward(h, &alpha, pv.plan->x, x.data_ptr(), pv.plan->w, weight.data_ptr(),
+                                              pv.plan->conv[kForward],
+                                              static_cast<cudnnConvolutionFwdAlgo_t>(pv.algo),
+                                              ws.defined() ? ws.data_ptr() : nullptr, pv.workspace, &beta,
+                                              pv.plan->y, out.data_ptr()));
+    if (bias.defined()) {
+      const int64_t n = out.numel(), C = out.size(1), P = out.size(2) * out.size(3);
+      add_bias_kernel<T><<<grid_for(n, dev), kBlock, 0, stream(dev)>>>(out.data<T>(), bias.data<T>(), C, P, n);
+      DYBAT_CUDA_LAUNCH_CHECK();
+    }
+  });
+}
+
+void conv2d_backward_input(const Tensor& dout, const Tensor& weight, const Conv2dParams& p, const Tensor& dx) {
+  PlanView pv = plan_for(dx, weight, dout, p, kBackwardData);
+  Tensor ws = workspace_tensor(pv.workspace, dx.device());
+  cudnnHandle_t h = cudnn(dx.device().index);
+  dispatch_float(dx.dtype(), "conv2d backward (input, cuda)", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T alpha = 1, beta = 0;  // dx is assigned
+    DYBAT_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &alpha, pv.plan->w, weight.data_ptr(), pv.plan->y,
+                                                   dout.data_ptr(), pv.plan->conv[kBackwardData],
+                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(pv.algo),
+                                                   ws.defined() ? ws.data_ptr() : nullptr, pv.workspace, &beta,
+                                                   pv.plan->x, dx.data_ptr()));
+  });
+}
+
+void conv2d_backward_weight(const Tensor& dout, const Tensor& x, const Conv2dParams& p, const Tensor& dweight) {
+  PlanView pv = plan_for(x, dweight, dout, p, kBackwardFilter);
+  Tensor ws = workspace_tensor(pv.workspace, dweight.device());
+  cudnnHandle_t h = cudnn(dweight.device().index);
+  dispatch_float(x.dtype(), "conv2d backward (weight, cuda)", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T alpha = 1, beta = 1;  // dweight accumulates
+    DYBAT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &alpha, pv.plan->x, x.data_ptr(), pv.plan->y,
+                                                     dout.data_ptr(), pv.plan->conv[kBackwardFilter],
+                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(pv.algo),
+                                                     ws.defined() ? ws.data_ptr() : nullptr, pv.workspace, &beta,
+                                                     pv.plan->w, dweight.data_ptr()));
+  });
+}
+
+void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias) {
+  const int dev = dout.device().index;
+  const int64_t N = dout.size(0), C = dout.size(1), P = dout.size(2) * dout.size(3);
+  DYBAT_CHECK(C < (int64_t(1) << 31), "conv2d backward (bias, cuda): too many channels");
+  dispatch_float(dout.dtype(), "conv2d backward (bias, cuda)", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    bias_grad_kernel<T><<<static_cast<unsigned>(C), kBlock, 0, stream(dev)>>>(dout.data<T>(), N, C, P,
+                                                                              dbias.data<T>());
+    DYBAT_CUDA_LAUNCH_CHECK();
+  });
+}
+
+}  // namespace dybat::cuda

@@ -1,0 +1,168 @@
+// CPU pooling loops: one (n, c) plane per OpenMP iteration (static schedule), so each element is
+// written by one thread in a fixed order and results are bit-identical run to run. Averages are
+// summed in double.
+#include <algorithm>
+#include <limits>
+
+#include "core/dispatch.h"
+#include "kernels/pool.h"
+#include "kernels/pool_math.h"
+
+namespace dybat::cpu {
+
+void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = out.size(2), OW = out.size(3);
+  dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    int64_t* pa = argmax.data<int64_t>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const T* xp = px + pl * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const PoolWindow wh = pool_window(oh, p.kernel_h, p.stride_h, p.pad_h, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const PoolWindow ww = pool_window(ow, p.kernel_w, p.stride_w, p.pad_w, W);
+          // Padded cells are -inf and never win, so the scan covers the real cells only and
+          // starts from the window's first real cell.
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t idx = wh.lo * W + ww.lo;
+          for (int64_t h = wh.lo; h < wh.hi; ++h) {
+            for (int64_t w = ww.lo; w < ww.hi; ++w) {
+              const T v = xp[h * W + w];
+              if (max_pool_takes(v, best)) {
+                best = v;
+                idx = h * W + w;
+              }
+            }
+          }
+          const int64_t o = pl * OH * OW + oh * OW + ow;
+          po[o] = best;
+          pa[o] = idx;
+        }
+      }
+    }
+  });
+}
+
+// dx[argmax] += dout: windows may overlap (stride < kernel), so a cell can collect several.
+void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx) {
+  const int64_t planes = dx.size(0) * dx.size(1), HW = dx.size(2) * dx.size(3);
+  const int64_t OHW = dout.size(2) * dout.size(3);
+  dispatch_float(dx.dtype(), "max_pool2d backward", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* pd = dout.data<T>();
+    const int64_t* pa = argmax.data<int64_t>();
+    T* pdx = dx.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      T* xp = pdx + pl * HW;
+      std::fill(xp, xp + HW, T(0));
+      for (int64_t o = 0; o < OHW; ++o) xp[pa[pl * OHW + o]] += pd[pl * OHW + o];
+    }
+  });
+}
+
+// Divisor kH kW always (count_include_pad): padded cells count as zeros.
+void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = out.size(2), OW = out.size(3);
+  const double inv = 1.0 / (static_cast<double>(p.kernel_h) * p.kernel_w);
+  dispatch_float(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const T* xp = px + pl * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const PoolWindow wh = pool_window(oh, p.kernel_h, p.stride_h, p.pad_h, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const PoolWindow ww = pool_window(ow, p.kernel_w, p.stride_w, p.pad_w, W);
+          double s = 0.0;
+          for (int64_t h = wh.lo; h < wh.hi; ++h)
+            for (int64_t w = ww.lo; w < ww.hi; ++w) s += static_cast<double>(xp[h * W + w]);
+          po[pl * OH * OW + oh * OW + ow] = static_cast<T>(s * inv);
+        }
+      }
+    }
+  });
+}
+
+void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx) {
+  const int64_t planes = dx.size(0) * dx.size(1), H = dx.size(2), W = dx.size(3);
+  const int64_t OH = dout.size(2), OW = dout.size(3);
+  const double inv = 1.0 / (static_cast<double>(p.kernel_h) * p.kernel_w);
+  dispatch_float(dx.dtype(), "avg_pool2d backward", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* pd = dout.data<T>();
+    T* pdx = dx.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      T* xp = pdx + pl * H * W;
+      std::fill(xp, xp + H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const PoolWindow wh = pool_window(oh, p.kernel_h, p.stride_h, p.pad_h, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const PoolWindow ww = pool_window(ow, p.kernel_w, p.stride_w, p.pad_w, W);
+          const T g = static_cast<T>(static_cast<double>(pd[pl * OH * OW + oh * OW + ow]) * inv);
+          for (int64_t h = wh.lo; h < wh.hi; ++h)
+            for (int64_t w = ww.lo; w < ww.hi; ++w) xp[h * W + w] += g;
+        }
+      }
+    }
+  });
+}
+
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = out.size(2), OW = out.size(3);
+  dispatch_float(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const T* xp = px + pl * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+          double s = 0.0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) s += static_cast<double>(xp[h * W + w]);
+          po[pl * OH * OW + oh * OW + ow] = static_cast<T>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+        }
+      }
+    }
+  });
+}
+
+void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx) {
+  const int64_t planes = dx.size(0) * dx.size(1), H = dx.size(2), W = dx.size(3);
+  const int64_t OH = dout.size(2), OW = dout.size(3);
+  dispatch_float(dx.dtype(), "adaptive_avg_pool2d backward", [&](auto tag) {
+    using T = DYBAT_SCALAR(tag);
+    const T* pd = dout.data<T>();
+    T* pdx = dx.data<T>();
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      T* xp = pdx + pl * H * W;
+      std::fill(xp, xp + H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+          const T g = static_cast<T>(static_cast<double>(pd[pl * OH * OW + oh * OW + ow]) /
+                                     static_cast<double>((h1 - h0) * (w1 - w0)));
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) xp[h * W + w] += g;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace dybat::cpu
