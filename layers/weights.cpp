@@ -28,22 +28,13 @@ void load_state_dict(Module& m, const NamedTensors& entries, const std::string& 
   }
   auto targets = m.state_dict();
 
-  // Check everything first, so a bad file leaves the module untouched.
+  // Check everything first, so a bad file leaves the module untouched. Names first: a file for
+  // another net is best reported by what is missing and what is extra.
   std::vector<std::string> missing, extra;
   std::map<std::string, bool> expected;
   for (auto& [name, t] : targets) {
     expected[name] = true;
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      missing.push_back(name);
-      continue;
-    }
-    const Tensor& src = *it->second;
-    DYBAT_CHECK(src.shape() == t.shape(), source, ": '", name, "' has shape ", shape_str(src.shape()),
-                " but the ", m.type_name(), " expects ", shape_str(t.shape()));
-    DYBAT_CHECK(is_floating(src.dtype()) == is_floating(t.dtype()), source, ": '", name, "' is ",
-                dtype_name(src.dtype()), " but the ", m.type_name(), " holds ", dtype_name(t.dtype()),
-                " (floating and integer entries do not mix)");
+    if (!by_name.count(name)) missing.push_back(name);
   }
   for (auto& [name, t] : entries)
     if (!expected.count(name)) extra.push_back(name);
@@ -51,6 +42,14 @@ void load_state_dict(Module& m, const NamedTensors& entries, const std::string& 
               targets.size(), " expected, ", entries.size(), " in the file)",
               missing.empty() ? "" : "; missing: ", list_names(missing), extra.empty() ? "" : "; unexpected: ",
               list_names(extra));
+  for (auto& [name, t] : targets) {
+    const Tensor& src = *by_name[name];
+    DYBAT_CHECK(src.shape() == t.shape(), source, ": '", name, "' has shape ", shape_str(src.shape()),
+                " but the ", m.type_name(), " expects ", shape_str(t.shape()));
+    DYBAT_CHECK(is_floating(src.dtype()) == is_floating(t.dtype()), source, ": '", name, "' is ",
+                dtype_name(src.dtype()), " but the ", m.type_name(), " holds ", dtype_name(t.dtype()),
+                " (floating and integer entries do not mix)");
+  }
 
   for (auto& [name, t] : targets) {
     Tensor dst = t;
