@@ -35,9 +35,8 @@ struct FileDType {
 
 // F16 is read into float32 (no half tensor type); everything else maps one to one.
 constexpr FileDType kFileDTypes[] = {
-    {"F32", DType::Float32, 4}, {"F64", DType::Float64, 8}, {"BF16", DType::BFloat16, 2},
-    {"F16", DType::Float32, 2}, {"I64", DType::Int64, 8},   {"I32", DType::Int32, 4},
-    {"U8", DType::UInt8, 1},
+    {"F32", DType::Float32, 4}, {"F64", DType::Float64, 8}, {"BF16", DType::BFloat16, 2}, {"F16", DType::Float32, 2},
+    {"I64", DType::Int64, 8},   {"I32", DType::Int32, 4},   {"U8", DType::UInt8, 1},
 };
 
 const FileDType* find_file_dtype(const std::string& tag) {
@@ -48,12 +47,18 @@ const FileDType* find_file_dtype(const std::string& tag) {
 
 const char* tag_of(DType t) {
   switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::BFloat16: return "BF16";
-    case DType::Int64: return "I64";
-    case DType::Int32: return "I32";
-    case DType::UInt8: return "U8";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::BFloat16:
+      return "BF16";
+    case DType::Int64:
+      return "I64";
+    case DType::Int32:
+      return "I32";
+    case DType::UInt8:
+      return "U8";
   }
   DYBAT_FAIL("safetensors: no file dtype for ", dtype_name(t));
 }
@@ -73,14 +78,14 @@ uint64_t read_u64_le(const uint8_t* p) {
 }
 
 uint64_t as_u64(const ojson& v, const std::string& what, const std::string& name, const char* field) {
-  DYBAT_CHECK(v.is_number_unsigned(), what, ": tensor '", name, "': ", field,
-              " must hold non-negative integers, got ", v.dump());
+  DYBAT_CHECK(v.is_number_unsigned(), what, ": tensor '", name, "': ", field, " must hold non-negative integers, got ",
+              v.dump());
   return v.get<uint64_t>();
 }
 
 // Parses and validates the JSON header against a data section of `data_size` bytes.
-std::pair<std::vector<Entry>, std::vector<std::pair<std::string, std::string>>> parse_header(
-    const char* text, size_t len, uint64_t data_size, const std::string& what) {
+std::pair<std::vector<Entry>, SafetensorsMetadata> parse_header(const char* text, size_t len, uint64_t data_size,
+                                                                const std::string& what) {
   DYBAT_CHECK(len >= 2 && text[0] == '{', what, ": malformed safetensors header (it must be a JSON object)");
   // nlohmann keeps the last of duplicate keys silently; a duplicate tensor name is an error.
   std::set<std::string> seen;
@@ -101,7 +106,7 @@ std::pair<std::vector<Entry>, std::vector<std::pair<std::string, std::string>>> 
   DYBAT_CHECK(duplicate.empty(), what, ": tensor name '", duplicate, "' appears twice in the header");
 
   std::vector<Entry> entries;
-  std::vector<std::pair<std::string, std::string>> metadata;
+  SafetensorsMetadata metadata;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const ojson& v = it.value();
@@ -135,19 +140,19 @@ std::pair<std::vector<Entry>, std::vector<std::pair<std::string, std::string>>> 
                   "': dimension ", n, " is too large");
       shape.push_back(static_cast<int64_t>(n));
     }
-    DYBAT_CHECK(!overflow && numel <= std::numeric_limits<uint64_t>::max() / fd->file_size, what, ": tensor '",
-                name, "': shape ", shape_str(shape), " is too large");
+    DYBAT_CHECK(!overflow && numel <= std::numeric_limits<uint64_t>::max() / fd->file_size, what, ": tensor '", name,
+                "': shape ", shape_str(shape), " is too large");
     const ojson& jo = v["data_offsets"];
-    DYBAT_CHECK(jo.is_array() && jo.size() == 2, what, ": tensor '", name,
-                "': data_offsets must be [begin, end], got ", jo.dump());
+    DYBAT_CHECK(jo.is_array() && jo.size() == 2, what, ": tensor '", name, "': data_offsets must be [begin, end], got ",
+                jo.dump());
     uint64_t begin = as_u64(jo[0], what, name, "data_offsets");
     uint64_t end = as_u64(jo[1], what, name, "data_offsets");
     DYBAT_CHECK(begin <= end, what, ": tensor '", name, "': data_offsets [", begin, ", ", end, "] are reversed");
     DYBAT_CHECK(end <= data_size, what, ": tensor '", name, "': data_offsets [", begin, ", ", end,
                 "] run past the end of the data (", data_size, " bytes; the file is truncated or corrupt)");
-    DYBAT_CHECK(end - begin == numel * fd->file_size, what, ": tensor '", name, "': ", fd->tag,
-                shape_str(shape), " needs ", numel * fd->file_size, " bytes but data_offsets [", begin, ", ",
-                end, "] hold ", end - begin);
+    DYBAT_CHECK(end - begin == numel * fd->file_size, what, ": tensor '", name, "': ", fd->tag, shape_str(shape),
+                " needs ", numel * fd->file_size, " bytes but data_offsets [", begin, ", ", end, "] hold ",
+                end - begin);
     entries.push_back({name, fd, std::move(shape), begin, end});
   }
 
@@ -168,8 +173,8 @@ std::pair<std::vector<Entry>, std::vector<std::pair<std::string, std::string>>> 
     pos = e->end;
     prev = e;
   }
-  DYBAT_CHECK(pos == data_size, what, ": the data section has ", data_size, " bytes but the tensors cover only ",
-              pos, " (trailing bytes belong to no tensor)");
+  DYBAT_CHECK(pos == data_size, what, ": the data section has ", data_size, " bytes but the tensors cover only ", pos,
+              " (trailing bytes belong to no tensor)");
   return {std::move(entries), std::move(metadata)};
 }
 
@@ -192,7 +197,7 @@ Tensor make_tensor(const Entry& e, const uint8_t* bytes) {
 
 // The JSON header (already padded with spaces so that 8 + its length is a multiple of 8) for
 // `tensors` laid out back to back in the given order.
-std::string build_header(const NamedTensors& tensors, const std::vector<std::pair<std::string, std::string>>& metadata) {
+std::string build_header(const NamedTensors& tensors, const SafetensorsMetadata& metadata) {
   ojson header = ojson::object();
   if (!metadata.empty()) {
     ojson m = ojson::object();
@@ -297,8 +302,7 @@ SafetensorsContents read_safetensors(const std::string& path) {
   return out;
 }
 
-std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors,
-                                           const std::vector<std::pair<std::string, std::string>>& metadata) {
+std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata) {
   std::string header = build_header(tensors, metadata);
   std::string head = u64_le(header.size()) + header;
   size_t total = head.size();
@@ -327,13 +331,12 @@ void write_all(int fd, const void* data, size_t n, const std::string& tmp) {
 }
 }  // namespace
 
-void write_safetensors(const std::string& path, const NamedTensors& tensors,
-                       const std::vector<std::pair<std::string, std::string>>& metadata) {
+void write_safetensors(const std::string& path, const NamedTensors& tensors, const SafetensorsMetadata& metadata) {
   std::string header = build_header(tensors, metadata);  // validates names before touching the disk
   std::string tmp_template = path + ".tmp.XXXXXX";
   int fd = ::mkstemp(tmp_template.data());
-  DYBAT_CHECK(fd >= 0, "write_safetensors: cannot create a temporary file next to '", path, "': ",
-              std::strerror(errno));
+  DYBAT_CHECK(fd >= 0, "write_safetensors: cannot create a temporary file next to '", path,
+              "': ", std::strerror(errno));
   const std::string tmp = tmp_template;
   try {
     std::string len = u64_le(header.size());
@@ -350,8 +353,8 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
     DYBAT_CHECK(::fsync(fd) == 0, "write_safetensors: flushing '", tmp, "' failed: ", std::strerror(errno));
     DYBAT_CHECK(::close(fd) == 0, "write_safetensors: closing '", tmp, "' failed: ", std::strerror(errno));
     fd = -1;
-    DYBAT_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "write_safetensors: cannot rename '", tmp, "' to '",
-                path, "': ", std::strerror(errno));
+    DYBAT_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "write_safetensors: cannot rename '", tmp, "' to '", path,
+                "': ", std::strerror(errno));
   } catch (...) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());

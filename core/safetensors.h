@@ -27,21 +27,20 @@
 namespace dybat {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using SafetensorsMetadata = std::vector<std::pair<std::string, std::string>>;
 
 struct SafetensorsContents {
   NamedTensors tensors;  // CPU tensors, in the order of the header
-  std::vector<std::pair<std::string, std::string>> metadata;
+  SafetensorsMetadata metadata;
 };
 
 SafetensorsContents read_safetensors(const std::string& path);
 // Parses an in-memory file; `what` names it in error messages.
 SafetensorsContents parse_safetensors(const uint8_t* bytes, size_t size, const std::string& what);
 
-void write_safetensors(const std::string& path, const NamedTensors& tensors,
-                       const std::vector<std::pair<std::string, std::string>>& metadata = {});
+void write_safetensors(const std::string& path, const NamedTensors& tensors, const SafetensorsMetadata& metadata = {});
 // The bytes write_safetensors would write.
-std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors,
-                                           const std::vector<std::pair<std::string, std::string>>& metadata = {});
+std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const SafetensorsMetadata& metadata = {});
 
 // IEEE half-precision bits to float (exact: every half is a float).
 float half_to_float(uint16_t h);

@@ -7,13 +7,20 @@ namespace dybat {
 
 const char* act_module_name(Act a) {
   switch (a) {
-    case Act::None: return "Identity";
-    case Act::ReLU: return "ReLU";
-    case Act::ReLU6: return "ReLU6";
-    case Act::Sigmoid: return "Sigmoid";
-    case Act::SiLU: return "SiLU";
-    case Act::HardSigmoid: return "Hardsigmoid";
-    case Act::HardSwish: return "Hardswish";
+    case Act::None:
+      return "Identity";
+    case Act::ReLU:
+      return "ReLU";
+    case Act::ReLU6:
+      return "ReLU6";
+    case Act::Sigmoid:
+      return "Sigmoid";
+    case Act::SiLU:
+      return "SiLU";
+    case Act::HardSigmoid:
+      return "Hardsigmoid";
+    case Act::HardSwish:
+      return "Hardswish";
   }
   return "?";
 }

@@ -20,8 +20,8 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Shape Linear::trace(const Shape& in, ShapeTrace& t) const {
-  DYBAT_CHECK(in.size() == 2 && in[1] == in_, "Linear(", in_, " -> ", out_, "): expected an [N, ", in_,
-              "] input, got ", shape_str(in));
+  DYBAT_CHECK(in.size() == 2 && in[1] == in_, "Linear(", in_, " -> ", out_, "): expected an [N, ", in_, "] input, got ",
+              shape_str(in));
   Shape out = {in[0], out_};
   t.leaf(*this, out, in[0] * in_ * out_);
   return out;

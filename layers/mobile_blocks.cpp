@@ -10,8 +10,8 @@ namespace dybat {
 
 namespace {
 void check_skip(bool skip, int64_t in, int64_t out, int stride, const char* block) {
-  DYBAT_CHECK(!skip || (in == out && stride == 1), block, ": a skip needs stride 1 and in == out channels, got ",
-              in, " -> ", out, " with stride ", stride);
+  DYBAT_CHECK(!skip || (in == out && stride == 1), block, ": a skip needs stride 1 and in == out channels, got ", in,
+              " -> ", out, " with stride ", stride);
 }
 
 std::shared_ptr<SqueezeExcite> make_se(Module& parent, int64_t channels, const SqueezeExciteConfig& cfg) {

@@ -71,8 +71,8 @@ class DepthwiseSeparable : public Layer {
 // IR: bn3(conv_pwl(se(act(bn2(conv_dw(act(bn1(conv_pw(x))))))))) (+ x when skip).
 class InvertedResidual : public Layer {
  public:
-  InvertedResidual(int64_t in, int64_t mid, int64_t out, int kernel, int stride, Act act,
-                   const SqueezeExciteConfig& se, bool skip);
+  InvertedResidual(int64_t in, int64_t mid, int64_t out, int kernel, int stride, Act act, const SqueezeExciteConfig& se,
+                   bool skip);
   Tensor forward(const Tensor& x) override;
   Shape trace(const Shape& in, ShapeTrace& t) const override;
   bool has_skip() const { return skip_; }

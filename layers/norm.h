@@ -23,9 +23,9 @@ class BatchNorm2d : public Layer {
   int64_t channels() const { return channels_; }
   Act act() const { return act_; }
 
-  Tensor weight, bias;                 // gamma, beta [C]
-  Tensor running_mean, running_var;    // [C]
-  Tensor num_batches_tracked;          // int64 scalar []
+  Tensor weight, bias;               // gamma, beta [C]
+  Tensor running_mean, running_var;  // [C]
+  Tensor num_batches_tracked;        // int64 scalar []
 
  private:
   int64_t channels_;

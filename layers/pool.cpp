@@ -4,8 +4,8 @@
 namespace dybat {
 
 MaxPool2d::MaxPool2d(int kernel, int stride, int padding) : Layer("MaxPool2d") {
-  DYBAT_CHECK(kernel > 0 && stride > 0 && padding >= 0 && 2 * padding <= kernel, "MaxPool2d(k=", kernel,
-              ", s=", stride, ", p=", padding, "): invalid (padding may be at most half the kernel)");
+  DYBAT_CHECK(kernel > 0 && stride > 0 && padding >= 0 && 2 * padding <= kernel, "MaxPool2d(k=", kernel, ", s=", stride,
+              ", p=", padding, "): invalid (padding may be at most half the kernel)");
   p_.kernel_h = p_.kernel_w = kernel;
   p_.stride_h = p_.stride_w = stride;
   p_.pad_h = p_.pad_w = padding;

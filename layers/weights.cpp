@@ -40,12 +40,12 @@ void load_state_dict(Module& m, const NamedTensors& entries, const std::string& 
     if (!expected.count(name)) extra.push_back(name);
   DYBAT_CHECK(missing.empty() && extra.empty(), source, ": the names do not match the ", m.type_name(), "'s (",
               targets.size(), " expected, ", entries.size(), " in the file)",
-              missing.empty() ? "" : "; missing: ", list_names(missing), extra.empty() ? "" : "; unexpected: ",
-              list_names(extra));
+              missing.empty() ? "" : "; missing: ", list_names(missing),
+              extra.empty() ? "" : "; unexpected: ", list_names(extra));
   for (auto& [name, t] : targets) {
     const Tensor& src = *by_name[name];
-    DYBAT_CHECK(src.shape() == t.shape(), source, ": '", name, "' has shape ", shape_str(src.shape()),
-                " but the ", m.type_name(), " expects ", shape_str(t.shape()));
+    DYBAT_CHECK(src.shape() == t.shape(), source, ": '", name, "' has shape ", shape_str(src.shape()), " but the ",
+                m.type_name(), " expects ", shape_str(t.shape()));
     DYBAT_CHECK(is_floating(src.dtype()) == is_floating(t.dtype()), source, ": '", name, "' is ",
                 dtype_name(src.dtype()), " but the ", m.type_name(), " holds ", dtype_name(t.dtype()),
                 " (floating and integer entries do not mix)");

@@ -60,8 +60,8 @@ void run_forward(const ForwardRequest& r) {
   }
   const Tensor* x = find(in, "x");
   DYBAT_CHECK(x, "--input ", r.input, ": no tensor named 'x' (expected x: float32 [N, 3, H, W])");
-  DYBAT_CHECK(x->dim() == 4 && x->size(1) == 3 && x->size(0) >= 1, "--input ", r.input, ": x must be [N, 3, H, W], got ",
-              shape_str(x->shape()));
+  DYBAT_CHECK(x->dim() == 4 && x->size(1) == 3 && x->size(0) >= 1, "--input ", r.input,
+              ": x must be [N, 3, H, W], got ", shape_str(x->shape()));
   DYBAT_CHECK(is_floating(x->dtype()), "--input ", r.input, ": x must be floating point, got ", dtype_name(x->dtype()));
   Tensor y;
   if (r.train) {
@@ -74,8 +74,8 @@ void run_forward(const ForwardRequest& r) {
     y = yp->to(DType::Int64);
     // Checked here, on the host: a CUDA loss would turn a bad label into NaN instead.
     for (int64_t v : y.to_vector<int64_t>())
-      DYBAT_CHECK(v >= 0 && v < r.num_classes, "--input ", r.input, ": label ", v, " is outside [0, ",
-                  r.num_classes, ")");
+      DYBAT_CHECK(v >= 0 && v < r.num_classes, "--input ", r.input, ": label ", v, " is outside [0, ", r.num_classes,
+                  ")");
   }
 
   Generator g(0);
@@ -97,9 +97,9 @@ void run_forward(const ForwardRequest& r) {
     DYBAT_FAIL("--input ", r.input, ": ", e.message());
   }
   try {
-    write_safetensors(r.output, out,
-                      {{"format", "pt"}, {"net", net_name}, {"mode", r.train ? "train" : "eval"},
-                       {"dtype", dtype_name(r.dtype)}});
+    write_safetensors(
+        r.output, out,
+        {{"format", "pt"}, {"net", net_name}, {"mode", r.train ? "train" : "eval"}, {"dtype", dtype_name(r.dtype)}});
   } catch (const Error& e) {
     DYBAT_FAIL("--output: ", e.message());
   }

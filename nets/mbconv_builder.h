@@ -19,11 +19,11 @@ struct BlockSpec {
   int repeats = 1;
   int kernel = 3;
   int stride = 1;
-  double exp = 1.0;         // expansion ratio (IR, ER)
-  int64_t out = 0;          // output channels before width scaling
-  bool se = false;          // squeeze-excite with ratio 0.25
-  bool skip = false;        // CN only: timm's explicit 'skip' flag
-  Act act = Act::None;      // None: the model's default activation
+  double exp = 1.0;     // expansion ratio (IR, ER)
+  int64_t out = 0;      // output channels before width scaling
+  bool se = false;      // squeeze-excite with ratio 0.25
+  bool skip = false;    // CN only: timm's explicit 'skip' flag
+  Act act = Act::None;  // None: the model's default activation
 };
 using StageSpec = std::vector<BlockSpec>;
 

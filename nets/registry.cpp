@@ -29,8 +29,7 @@ std::shared_ptr<Module> create_net(const std::string& name, int num_classes, Gen
   if (n == "mobilenetv3_small_100") return make_mobilenetv3_small_100(num_classes, g);
   std::string known;
   for (const auto& k : net_names()) known += (known.empty() ? "" : ", ") + k;
-  DYBAT_FAIL("unknown net '", name, "'; known nets: ", known,
-             " (aliases: mobilenetv3_small, effnetv2_s, effnet_b4)");
+  DYBAT_FAIL("unknown net '", name, "'; known nets: ", known, " (aliases: mobilenetv3_small, effnetv2_s, effnet_b4)");
 }
 
 }  // namespace dybat

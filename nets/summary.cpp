@@ -35,8 +35,12 @@ std::string grouped(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
-std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' '); }
-std::string lpad(const std::string& s, size_t width) { return s.size() >= width ? " " + s : std::string(width - s.size(), ' ') + s; }
+std::string pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+}
+std::string lpad(const std::string& s, size_t width) {
+  return s.size() >= width ? " " + s : std::string(width - s.size(), ' ') + s;
+}
 }  // namespace
 
 std::string summary_table(const NetSummary& s) {
@@ -66,8 +70,8 @@ std::string summary_table(const NetSummary& s) {
 nlohmann::json summary_json(const NetSummary& s) {
   nlohmann::json layers = nlohmann::json::array();
   for (auto& r : s.rows)
-    layers.push_back({{"name", r.name}, {"type", r.type}, {"output", r.out}, {"params", r.params},
-                      {"flops", 2 * r.macs}});
+    layers.push_back(
+        {{"name", r.name}, {"type", r.type}, {"output", r.out}, {"params", r.params}, {"flops", 2 * r.macs}});
   return {{"net", s.net},       {"crop", s.crop},     {"num_classes", s.num_classes},
           {"params", s.params}, {"gflops", s.gflops}, {"layers", layers}};
 }

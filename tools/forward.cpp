@@ -3,11 +3,12 @@
 //                   --output OUT.safetensors [--mode eval|train] [--device cpu|cuda] [--dtype float32|float64]
 // IN holds x (float32, N x 3 x H x W) and, for train mode, y (int64, N). Eval mode writes
 // `logits`; train mode (batch statistics) writes logits, per_sample_loss, loss, grad.<name> for
-// every parameter and every BN buffer after the forward.
+// every parameter and every BN buffer after the forward. TF32 is off: float32 means float32.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/settings.h"
 #include "nets/forward_run.h"
 
 int main(int argc, char** argv) {
@@ -36,6 +37,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    // A comparison tool wants full float32 arithmetic: no TF32 in cuDNN convolutions or cuBLAS.
+    dybat::backend_settings().tf32_conv = false;
+    dybat::backend_settings().tf32_matmul = false;
     r.train = mode == "train";
     r.dtype = dybat::dtype_from_name(dtype);
     try {

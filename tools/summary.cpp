@@ -1,13 +1,14 @@
 // summary: prints a net's layers (output shape, parameters, forward FLOPs) and totals, or the
 // same as one JSON object. Computed from shapes alone; nothing runs through the net.
 //   ./tools/summary --net resnet18 [--crop 128] [--classes 10] [--json]
+#include "nets/summary.h"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "core/error.h"
 #include "nets/registry.h"
-#include "nets/summary.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Per-layer output shapes, parameters and forward FLOPs of a net (batch 1)"};

@@ -139,8 +139,20 @@ TEST(Safetensors, RejectsMalformedFiles) {
   };
   std::vector<Case> cases = {
       {"too short", {1, 2, 3}, "truncated"},
-      {"header longer than file", [] { auto b = craft("{}", {}); b[0] = 200; return b; }(), "truncated"},
-      {"absurd header length", [] { auto b = craft("{}", {}); b[7] = 0x10; return b; }(), "implausible"},
+      {"header longer than file",
+       [] {
+         auto b = craft("{}", {});
+         b[0] = 200;
+         return b;
+       }(),
+       "truncated"},
+      {"absurd header length",
+       [] {
+         auto b = craft("{}", {});
+         b[7] = 0x10;
+         return b;
+       }(),
+       "implausible"},
       {"not json", craft("{not json", {}), "malformed"},
       {"json array", craft("[1,2]", {}), "malformed"},
       {"missing field", craft(R"({"a":{"dtype":"F32","shape":[1]}})", four), "needs dtype, shape and data_offsets"},
@@ -149,22 +161,23 @@ TEST(Safetensors, RejectsMalformedFiles) {
       {"negative dim", craft(R"({"a":{"dtype":"U8","shape":[-4],"data_offsets":[0,4]}})", four), "non-negative"},
       {"fractional dim", craft(R"({"a":{"dtype":"U8","shape":[1.5],"data_offsets":[0,4]}})", four), "non-negative"},
       {"size mismatch", craft(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", four), "needs 8 bytes"},
-      {"past the end", craft(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four),
-       "run past the end"},
+      {"past the end", craft(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four), "run past the end"},
       {"reversed", craft(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", four), "reversed"},
       {"overlap",
-       craft(R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
-             four),
+       craft(
+           R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+           four),
        "overlap"},
       {"gap",
-       craft(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
-             four),
+       craft(
+           R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+           four),
        "belong to no tensor"},
-      {"trailing bytes", craft(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", four),
-       "trailing bytes"},
+      {"trailing bytes", craft(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", four), "trailing bytes"},
       {"duplicate name",
-       craft(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
-             four),
+       craft(
+           R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+           four),
        "appears twice"},
       {"bad offsets", craft(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0]}})", four), "[begin, end]"},
       {"metadata not strings", craft(R"({"__metadata__":{"a":1}})", {}), "not a string"},

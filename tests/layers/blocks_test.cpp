@@ -62,9 +62,9 @@ TEST(ResNetBlocks, BasicBlockKeysDownsampleAndMath) {
   BasicBlock plain(8, 8, 1), down(8, 16, 2);
   EXPECT_FALSE(plain.downsample);
   ASSERT_TRUE(down.downsample);
-  EXPECT_EQ(names(down), (std::vector<std::string>{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight",
-                                                    "bn2.weight", "bn2.bias", "downsample.0.weight",
-                                                    "downsample.1.weight", "downsample.1.bias"}));
+  EXPECT_EQ(names(down),
+            (std::vector<std::string>{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight",
+                                      "bn2.bias", "downsample.0.weight", "downsample.1.weight", "downsample.1.bias"}));
   randomize(down, 1);
   Tensor x = rand({2, 8, 6, 6}, 2);
   // relu(bn2(conv2(relu(bn1(conv1 x)))) + bn(conv1x1 x)), composed from the layers one by one.
@@ -102,10 +102,11 @@ TEST(ResNetBlocks, BottleneckExpandsFourTimesWithStrideOnThe3x3) {
 }
 
 TEST(MobileBlocks, SqueezeExciteMathBothStyles) {
-  for (auto cfg : {SqueezeExciteConfig{3, Act::SiLU, Act::Sigmoid}, SqueezeExciteConfig{8, Act::ReLU, Act::HardSigmoid}}) {
+  for (auto cfg :
+       {SqueezeExciteConfig{3, Act::SiLU, Act::Sigmoid}, SqueezeExciteConfig{8, Act::ReLU, Act::HardSigmoid}}) {
     SqueezeExcite se(12, cfg);
     EXPECT_EQ(names(se), (std::vector<std::string>{"conv_reduce.weight", "conv_reduce.bias", "conv_expand.weight",
-                                                    "conv_expand.bias"}));
+                                                   "conv_expand.bias"}));
     EXPECT_EQ(se.conv_reduce->weight.shape(), (Shape{cfg.rd, 12, 1, 1}));
     randomize(se, 9);
     Tensor x = rand({2, 12, 3, 4}, 10);
@@ -123,10 +124,9 @@ TEST(MobileBlocks, InvertedResidualKeysSkipAndGradients) {
   SqueezeExciteConfig se{4, Act::SiLU, Act::Sigmoid};
   InvertedResidual ir(8, 24, 8, 3, 1, Act::SiLU, se, true);
   EXPECT_EQ(names(ir), (std::vector<std::string>{"conv_pw.weight", "bn1.weight", "bn1.bias", "conv_dw.weight",
-                                                  "bn2.weight", "bn2.bias", "se.conv_reduce.weight",
-                                                  "se.conv_reduce.bias", "se.conv_expand.weight",
-                                                  "se.conv_expand.bias", "conv_pwl.weight", "bn3.weight",
-                                                  "bn3.bias"}));
+                                                 "bn2.weight", "bn2.bias", "se.conv_reduce.weight",
+                                                 "se.conv_reduce.bias", "se.conv_expand.weight", "se.conv_expand.bias",
+                                                 "conv_pwl.weight", "bn3.weight", "bn3.bias"}));
   EXPECT_EQ(ir.conv_dw->weight.shape(), (Shape{24, 1, 3, 3}));
   EXPECT_EQ(ir.bn3->act(), Act::None) << "linear bottleneck";
   randomize(ir, 12);
@@ -158,7 +158,7 @@ TEST(MobileBlocks, DepthwiseSeparableEdgeResidualConvBnAct) {
 
   EdgeResidual er(8, 32, 8, 3, 1, Act::SiLU, SqueezeExciteConfig{}, true);
   EXPECT_EQ(names(er), (std::vector<std::string>{"conv_exp.weight", "bn1.weight", "bn1.bias", "conv_pwl.weight",
-                                                  "bn2.weight", "bn2.bias"}));
+                                                 "bn2.weight", "bn2.bias"}));
   EXPECT_EQ(er.conv_exp->weight.shape(), (Shape{32, 8, 3, 3})) << "a full (groups 1) conv";
   randomize(er, 21);
   check_gradients(er, {2, 8, 4, 4}, 22);

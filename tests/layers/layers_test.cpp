@@ -100,8 +100,8 @@ TEST(Conv2dLayer, TraceAgreesWithForward) {
 
 TEST(BatchNorm2dLayer, NamesAndInitialState) {
   BatchNorm2d bn(8, Act::SiLU);
-  EXPECT_EQ(names(bn), (std::vector<std::string>{"weight", "bias", "running_mean", "running_var",
-                                                  "num_batches_tracked"}));
+  EXPECT_EQ(names(bn),
+            (std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}));
   EXPECT_EQ(bn.num_batches_tracked.dim(), 0);
   EXPECT_EQ(bn.num_batches_tracked.dtype(), DType::Int64);
   EXPECT_EQ(bn.named_parameters().size(), 2u);

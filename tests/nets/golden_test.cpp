@@ -11,10 +11,12 @@
 #include <cstdio>
 
 #include "core/autograd.h"
+#include "core/settings.h"
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 #include "nets/net_test_util.h"
 #include "nets/registry.h"
+#include "support/test_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
@@ -43,7 +45,7 @@ struct Worst {
   }
 };
 
-std::vector<double> flat(const Tensor& t) { return t.to(DType::Float64).to_vector<double>(); }
+std::vector<double> flat(const Tensor& t) { return t.cpu().to(DType::Float64).to_vector<double>(); }
 
 double l2(const Tensor& t) {
   double s = 0;
@@ -74,10 +76,8 @@ std::pair<double, double> compare_rows(const Tensor& a, const nlohmann::json& re
 
 class Golden : public ::testing::TestWithParam<GoldenCase> {};
 
-}  // namespace
-
-TEST_P(Golden, MatchesTimm) {
-  const auto [net_name, dtype] = GetParam();
+// Runs every golden check of `net_name` in `dtype` on `device` (float64 only on the CPU).
+void check_golden(const std::string& net_name, DType dtype, Device device) {
   const auto ref = read_json(data_file("golden/" + net_name + ".json"));
   // float64 tolerances are 1e4 tighter than float32's.
   const double tighten = dtype == DType::Float64 ? 1e-4 : 1.0;
@@ -89,13 +89,14 @@ TEST_P(Golden, MatchesTimm) {
   const double weight_sum = set_golden_weights(*net);
   const double ref_sum = ref["weight_sum"].get<double>();
   ASSERT_NEAR(weight_sum, ref_sum, 1e-9 * std::abs(ref_sum)) << "weight_sum: the formula or the key order differs";
+  net->to(device);
 
   // 2. Eval mode: running statistics.
   net->eval();
   Tensor eval_logits;
   {
     NoGradGuard no_grad;
-    eval_logits = net->forward(golden_input({2, 3, 64, 64}, dtype));
+    eval_logits = net->forward(golden_input({2, 3, 64, 64}, dtype).to(device));
   }
   auto [eval_diff, eval_scale] = compare_rows(eval_logits, ref["eval"]["logits"]);
   const double eval_tol = 1e-4 * tighten * eval_scale;
@@ -104,9 +105,10 @@ TEST_P(Golden, MatchesTimm) {
   // 3. Train mode: batch statistics, one forward and backward of the mean cross-entropy.
   net->train();
   const auto& tr = ref["train"];
-  Tensor x = golden_input({4, 3, 64, 64}, dtype);
+  Tensor x = golden_input({4, 3, 64, 64}, dtype).to(device);
   Tensor y = golden_labels(4);
   ASSERT_EQ(y.to_vector<int64_t>(), tr["labels"].get<std::vector<int64_t>>());
+  y = y.to(device);
   Tensor logits = net->forward(x);
   Tensor per_sample = cross_entropy(logits, y);
   Tensor loss = mean(per_sample);
@@ -162,12 +164,13 @@ TEST_P(Golden, MatchesTimm) {
   EXPECT_EQ(n_running, running.size());
   for (auto& [name, t] : net->named_buffers()) {
     if (name.ends_with("num_batches_tracked")) {
-      EXPECT_EQ(t.to_vector<int64_t>(), std::vector<int64_t>{1}) << name;
+      EXPECT_EQ(t.cpu().to_vector<int64_t>(), std::vector<int64_t>{1}) << name;
     }
   }
 
   // One line per quantity with its max difference, then the overall verdict (STYLE habit 9).
-  std::printf("[golden %s %s] weights from %s\n", net_name.c_str(), dtype_name(dtype), golden_sin_name());
+  std::printf("[golden %s %s on %s] weights from %s\n", net_name.c_str(), dtype_name(dtype), device.str().c_str(),
+              golden_sin_name());
   std::printf("  weight_sum       diff %.3e\n", std::abs(weight_sum - ref_sum));
   std::printf("  eval logits      max diff %.3e  (tol %.1e)\n", eval_diff, eval_tol);
   std::printf("  train logits     max diff %.3e  (tol %.1e)\n", train_diff, train_tol);
@@ -182,13 +185,34 @@ TEST_P(Golden, MatchesTimm) {
   std::printf("  overall: worst quantity at %.3f of its tolerance -> %s\n", overall, overall <= 1 ? "PASS" : "FAIL");
 }
 
-INSTANTIATE_TEST_SUITE_P(Nets, Golden,
-                         ::testing::Values(GoldenCase{"resnet18", DType::Float32}, GoldenCase{"resnet18", DType::Float64},
-                                           GoldenCase{"resnet50", DType::Float32}, GoldenCase{"resnet50", DType::Float64},
-                                           GoldenCase{"efficientnet_b4", DType::Float32},
-                                           GoldenCase{"efficientnet_b4", DType::Float64},
-                                           GoldenCase{"efficientnetv2_s", DType::Float32},
-                                           GoldenCase{"efficientnetv2_s", DType::Float64},
-                                           GoldenCase{"mobilenetv3_small_100", DType::Float32},
-                                           GoldenCase{"mobilenetv3_small_100", DType::Float64}),
-                         case_name);
+}  // namespace
+
+TEST_P(Golden, MatchesTimm) { check_golden(GetParam().net, GetParam().dtype, Device::cpu()); }
+
+// The same checks in float32 on the GPU, with TF32 off (timm's float32 reference tolerances
+// assume full float32 arithmetic).
+class CudaGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGolden, MatchesTimmInFloat32) {
+  DYBAT_REQUIRE_GPU();
+  struct NoTf32 {
+    BackendSettings saved = backend_settings();
+    NoTf32() { backend_settings().tf32_conv = backend_settings().tf32_matmul = false; }
+    ~NoTf32() { backend_settings() = saved; }
+  } no_tf32;
+  check_golden(GetParam(), DType::Float32, Device::cuda(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Nets, CudaGolden,
+                         ::testing::Values("resnet18", "resnet50", "efficientnet_b4", "efficientnetv2_s",
+                                           "mobilenetv3_small_100"));
+
+INSTANTIATE_TEST_SUITE_P(
+    Nets, Golden,
+    ::testing::Values(GoldenCase{"resnet18", DType::Float32}, GoldenCase{"resnet18", DType::Float64},
+                      GoldenCase{"resnet50", DType::Float32}, GoldenCase{"resnet50", DType::Float64},
+                      GoldenCase{"efficientnet_b4", DType::Float32}, GoldenCase{"efficientnet_b4", DType::Float64},
+                      GoldenCase{"efficientnetv2_s", DType::Float32}, GoldenCase{"efficientnetv2_s", DType::Float64},
+                      GoldenCase{"mobilenetv3_small_100", DType::Float32},
+                      GoldenCase{"mobilenetv3_small_100", DType::Float64}),
+    case_name);

@@ -54,8 +54,8 @@ TEST_P(NetStructure, KeysShapesAndDtypesEqualTimms) {
   auto params = model->named_parameters();
   size_t j = 0;
   for (auto& e : keys) {
-    bool buffer = e.name.ends_with("running_mean") || e.name.ends_with("running_var") ||
-                  e.name.ends_with("num_batches_tracked");
+    bool buffer =
+        e.name.ends_with("running_mean") || e.name.ends_with("running_var") || e.name.ends_with("num_batches_tracked");
     if (buffer) continue;
     ASSERT_LT(j, params.size());
     EXPECT_EQ(params[j++].first, e.name);
@@ -216,13 +216,14 @@ TEST(NetBlocks, MobileNetV3SmallMatchesTheTable) {
     Act act;
     bool skip;
   };
-  std::vector<Row> rows = {{1, 0, 72, 0, Act::ReLU, false},       {1, 1, 88, 0, Act::ReLU, true},
-                           {2, 0, 96, 24, Act::HardSwish, false}, {2, 1, 240, 64, Act::HardSwish, true},
-                           {2, 2, 240, 64, Act::HardSwish, true}, {3, 0, 120, 32, Act::HardSwish, false},
-                           {3, 1, 144, 40, Act::HardSwish, true}, {4, 0, 288, 72, Act::HardSwish, false},
+  std::vector<Row> rows = {{1, 0, 72, 0, Act::ReLU, false},        {1, 1, 88, 0, Act::ReLU, true},
+                           {2, 0, 96, 24, Act::HardSwish, false},  {2, 1, 240, 64, Act::HardSwish, true},
+                           {2, 2, 240, 64, Act::HardSwish, true},  {3, 0, 120, 32, Act::HardSwish, false},
+                           {3, 1, 144, 40, Act::HardSwish, true},  {4, 0, 288, 72, Act::HardSwish, false},
                            {4, 1, 576, 144, Act::HardSwish, true}, {4, 2, 576, 144, Act::HardSwish, true}};
   for (auto& r : rows) {
-    auto* b = dynamic_cast<InvertedResidual*>(net->blocks->children()[r.stage].second->children()[r.block].second.get());
+    auto* b =
+        dynamic_cast<InvertedResidual*>(net->blocks->children()[r.stage].second->children()[r.block].second.get());
     ASSERT_NE(b, nullptr) << r.stage << "." << r.block;
     EXPECT_EQ(b->conv_pw->out_channels(), r.mid) << r.stage << "." << r.block;
     EXPECT_EQ(b->se ? b->se->conv_reduce->out_channels() : 0, r.rd) << r.stage << "." << r.block;

@@ -10,6 +10,7 @@
 #include "layers/weights.h"
 #include "nets/net_test_util.h"
 #include "nets/registry.h"
+#include "support/test_util.h"
 #include "tools/run_util.h"
 
 using namespace dybat;
@@ -141,16 +142,20 @@ TEST(ForwardTool, BadInputGetsAClearMessageAndExitCode2) {
       {args(f, "--dtype float16"), "--dtype"},
       {args(f, "--device tpu"), "--device"},
       {args(f, "--classes 100"), "--weights: " + f.weights + ": 'classifier.weight' has shape [10, 1024]"},
-      {std::string("--net resnet18 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output + "'",
+      {std::string("--net resnet18 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output +
+           "'",
        "missing: conv1.weight"},
-      {std::string("--net resnet34 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output + "'",
+      {std::string("--net resnet34 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output +
+           "'",
        "--net: unknown net 'resnet34'"},
-      {std::string("--net ") + kNet + " --weights '" + missing + "' --input '" + f.input + "' --output '" + f.output + "'",
+      {std::string("--net ") + kNet + " --weights '" + missing + "' --input '" + f.input + "' --output '" + f.output +
+           "'",
        "--weights: cannot open safetensors file '" + missing + "'"},
       {std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.weights + "' --output '" +
            f.output + "'",
        "no tensor named 'x'"},
-      {std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.input + "'", "--output is required"},
+      {std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.input + "'",
+       "--output is required"},
   };
   if (!cuda_available()) cases.push_back({args(f, "--device cuda"), "no CUDA device is available"});
   for (auto& c : cases) {
@@ -175,4 +180,33 @@ TEST(ForwardTool, BadInputGetsAClearMessageAndExitCode2) {
   r = run_tool("forward", args(f, ""));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("x must be [N, 3, H, W], got [2, 1, 32, 32]"), std::string::npos) << r.output;
+}
+
+TEST(CudaForwardTool, TrainOnTheGpuMatchesTheCpu) {
+  DYBAT_REQUIRE_GPU();
+  Files f;
+  write_golden_weights(f.weights);
+  write_safetensors(f.input, {{"x", golden_input({4, 3, 64, 64}, DType::Float32)}, {"y", golden_labels(4)}});
+  auto r = run_tool("forward", args(f, "--mode train --device cpu"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto cpu = read_all(f.output);
+  r = run_tool("forward", args(f, "--mode train --device cuda"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto gpu = read_all(f.output);
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (auto& [name, t] : cpu) {
+    ASSERT_TRUE(gpu.count(name)) << name;
+    if (t.dtype() == DType::Int64) {
+      EXPECT_EQ(gpu[name].to_vector<int64_t>(), t.to_vector<int64_t>()) << name;
+      continue;
+    }
+    // Float32 on both sides (the tool turns TF32 off); only the summation order differs.
+    auto a = t.to(DType::Float64).to_vector<double>(), b = gpu[name].to(DType::Float64).to_vector<double>();
+    double m = 0, d = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      m = std::max(m, std::abs(a[i]));
+      d = std::max(d, std::abs(a[i] - b[i]));
+    }
+    EXPECT_LE(d, 2e-3 * m + 1e-5) << name;
+  }
 }
