@@ -32,6 +32,9 @@ std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
   return info.param.net + "_" + dtype_name(info.param.dtype);
 }
 
+// How gtest prints a case (instead of its bytes).
+[[maybe_unused]] void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.net << " " << dtype_name(c.dtype); }
+
 // The worst error of one quantity, as a fraction of its tolerance (<= 1 passes).
 struct Worst {
   double diff = 0, ratio = 0;
@@ -205,7 +208,8 @@ TEST_P(CudaGolden, MatchesTimmInFloat32) {
 
 INSTANTIATE_TEST_SUITE_P(Nets, CudaGolden,
                          ::testing::Values("resnet18", "resnet50", "efficientnet_b4", "efficientnetv2_s",
-                                           "mobilenetv3_small_100"));
+                                           "mobilenetv3_small_100"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(
     Nets, Golden,

@@ -127,7 +127,8 @@ TEST(NetRegistry, AnotherSeedGivesOtherWeights) {
 
 INSTANTIATE_TEST_SUITE_P(Nets, NetStructure,
                          ::testing::Values("resnet18", "resnet50", "efficientnet_b4", "efficientnetv2_s",
-                                           "mobilenetv3_small_100"));
+                                           "mobilenetv3_small_100"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(NetRegistry, NamesAndAliases) {
   EXPECT_EQ(net_names().size(), 5u);
