@@ -1,5 +1,6 @@
 // tools/fetch-data, offline: small archives made here stand in for the official releases (their
 // md5 given through DYBAT_FETCH_MD5), read from a local path or a file:// URL (curl), then loaded.
+#include "support/paths.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -34,7 +35,7 @@ Shell shell(const std::string& cmd) {
 
 // The script's path, quoted for the shell.
 const std::string& fetch_data() {
-  static const std::string path = std::string("'") + DYBAT_SOURCE_DIR + "/tools/fetch-data'";
+  static const std::string path = std::string("'") + dybat::test::source_dir() + "/tools/fetch-data'";
   return path;
 }
 

@@ -1,6 +1,7 @@
 // The real CIFAR-10 as JPEG folders (../shared/data/cifar10-jpg.tar.gz, when present): 50,000 train
 // and 10,000 test images in 10 classes in CIFAR's order; prints the time to decode and cache, and
 // to load again from the cache. Decoded at crop 32 (the images' own size) to keep CI cost low.
+#include "support/paths.h"
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -22,7 +23,7 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 TEST(DataRealCifar10, JpegFoldersDecodeAndCache) {
-  const std::string archive = std::string(DYBAT_SHARED_DIR) + "/data/cifar10-jpg.tar.gz";
+  const std::string archive = dybat::test::shared_dir() + "/data/cifar10-jpg.tar.gz";
   if (!std::filesystem::exists(archive)) GTEST_SKIP() << "shared data " << archive << " not present";
   TempDir tmp;
   auto t0 = std::chrono::steady_clock::now();

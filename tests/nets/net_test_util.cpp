@@ -1,4 +1,5 @@
 // Net test helpers (see net_test_util.h).
+#include "support/paths.h"
 #include "nets/net_test_util.h"
 
 #include <dlfcn.h>
@@ -12,7 +13,7 @@
 
 namespace dybat::test {
 
-std::string data_file(const std::string& relative) { return std::string(DYBAT_TEST_DATA) + "/" + relative; }
+std::string data_file(const std::string& relative) { return dybat::test::test_data_dir() + "/" + relative; }
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream f(path);

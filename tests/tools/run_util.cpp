@@ -1,4 +1,5 @@
 // Program runner for the tool tests (see run_util.h).
+#include "support/paths.h"
 #include "tools/run_util.h"
 
 #include <sys/wait.h>
@@ -11,7 +12,7 @@
 
 namespace dybat::test {
 
-std::string program_path(const std::string& name) { return std::string(DYBAT_BINARY_DIR) + "/" + name; }
+std::string program_path(const std::string& name) { return dybat::test::binary_dir() + "/" + name; }
 
 RunResult run_tool(const std::string& name, const std::string& args) {
   const std::string path = program_path(name);
