@@ -80,11 +80,11 @@ void add_into(const Tensor& dst, const Tensor& src) {
 #if defined(DYBAT_CUDA)
 namespace cuda {
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
+  // From pageable host memory the runtime waits for the stream before the copy and returns once
+  // the source has been staged, so the caller may free it at once; that wait counts as a sync.
   ++transfer_counters().host_to_device;
-  // Pageable host memory: the call returns once the source has been staged, so the caller may
-  // free it afterwards; the device-side order is kept by the stream.
+  ++transfer_counters().syncs;
   DYBAT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream(device)));
-  DYBAT_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
 }
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int device) {
   ++transfer_counters().device_to_host;

@@ -122,22 +122,26 @@ Tensor make_view(const Tensor& src, Shape shape, Shape strides, int64_t offset) 
   return Tensor(impl);
 }
 
-// Fills a host buffer of `n` elements of `dtype` from a double-valued generator.
+// Fills a host buffer of `n` elements of `dtype` from a double-valued generator. Element i
+// depends only on i, so the parallel loop gives the same numbers for any thread count.
 template <class F>
 void fill_host(void* out, DType dtype, int64_t n, F&& value_of) {
   switch (dtype) {
     case DType::Float32: {
       float* p = static_cast<float*>(out);
+#pragma omp parallel for schedule(static) if (n > 65536)
       for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value_of(i));
       break;
     }
     case DType::Float64: {
       double* p = static_cast<double*>(out);
+#pragma omp parallel for schedule(static) if (n > 65536)
       for (int64_t i = 0; i < n; ++i) p[i] = value_of(i);
       break;
     }
     case DType::BFloat16: {
       bf16* p = static_cast<bf16*>(out);
+#pragma omp parallel for schedule(static) if (n > 65536)
       for (int64_t i = 0; i < n; ++i) p[i] = bf16::from_float(static_cast<float>(value_of(i)));
       break;
     }

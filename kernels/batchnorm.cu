@@ -17,13 +17,29 @@ namespace dybat::cuda {
 namespace {
 
 // x [N, C, H, W] or [N, C]: value j of channel c (j = b * hw + i) sits at (b * C + c) * hw + i.
+// Index arithmetic is in 32 bits when every index fits (`small`): 64-bit division costs several
+// times more and these kernels do one per element.
 struct Layout {
   int64_t n, c, hw;
+  bool small;
   DYBAT_HD int64_t count() const { return n * hw; }
-  DYBAT_HD int64_t offset(int64_t ch, int64_t j) const { return ((j / hw) * c + ch) * hw + j % hw; }
+  DYBAT_HD int64_t offset(int64_t ch, int64_t j) const {
+    if (small) {
+      uint32_t j32 = static_cast<uint32_t>(j), hw32 = static_cast<uint32_t>(hw), b = j32 / hw32;
+      return (static_cast<int64_t>(b) * c + ch) * hw + (j32 - b * hw32);
+    }
+    return ((j / hw) * c + ch) * hw + j % hw;
+  }
+  // The channel of storage index i.
+  DYBAT_HD int64_t channel(int64_t i) const {
+    if (small) return (static_cast<uint32_t>(i) / static_cast<uint32_t>(hw)) % static_cast<uint32_t>(c);
+    return (i / hw) % c;
+  }
 };
 
-Layout layout_of(const Tensor& x) { return {x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1}; }
+Layout layout_of(const Tensor& x) {
+  return {x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1, x.numel() < (int64_t(1) << 32)};
+}
 
 // Sums two values over the block with a fixed tree; the result is valid in thread 0.
 __device__ void block_sum2(double& a, double& b) {
@@ -103,7 +119,7 @@ template <class T>
 __global__ void apply_kernel(const T* x, const T* mean, const T* invstd, const T* gamma, const T* beta,
                              const T* residual, Act act, Layout L, T* out, int64_t total) {
   DYBAT_CUDA_KERNEL_LOOP(i, total) {
-    int64_t ch = (i / L.hw) % L.c;
+    int64_t ch = L.channel(i);
     T z = bn_preact(bn_xhat(x[i], mean[ch], invstd[ch]), gamma[ch], beta[ch], residual ? residual[i] : T(0));
     out[i] = act_forward(act, z);
   }
@@ -161,7 +177,7 @@ __global__ void backward_apply_kernel(const T* dout, const T* x, const T* mean, 
                                       const T* beta, const T* residual, const T* means, Act act, Layout L, T* dx,
                                       T* dresidual, int64_t total) {
   DYBAT_CUDA_KERNEL_LOOP(i, total) {
-    int64_t ch = (i / L.hw) % L.c;
+    int64_t ch = L.channel(i);
     T g = gamma[ch], is = invstd[ch];
     T xhat;
     T dz = dz_at(dout, x, residual, act, mean[ch], is, g, beta[ch], i, xhat);

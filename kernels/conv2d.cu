@@ -146,25 +146,30 @@ std::unique_ptr<ConvPlan> make_plan(const Tensor& x, const Tensor& w, const Tens
 
 // Filters cuDNN's ranked candidates: successful, deterministic when asked, no tensor-op math when
 // TF32 is off, and a workspace cuDNN confirms for the descriptor's final math type. `workspace_of`
-// returns false when cuDNN rejects the (algorithm, math type) pair.
+// returns false when cuDNN rejects the (algorithm, math type) pair. Should every candidate be
+// ranked with tensor-op math while TF32 is off, a second pass ignores that ranking: the descriptor
+// stays FMA, so cuDNN still cannot use TF32.
 template <class Perf, class WorkspaceFn>
 bool pick(const std::vector<Perf>& perf, int returned, cudnnConvolutionDescriptor_t conv, cudnnMathType_t math,
           WorkspaceFn workspace_of, int& algo, size_t& workspace) {
   const bool deterministic = backend_settings().deterministic;
-  for (int i = 0; i < returned; ++i) {
-    const Perf& r = perf[i];
-    if (r.status != CUDNN_STATUS_SUCCESS) continue;
-    if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-    if (math == CUDNN_FMA_MATH && is_tensor_op(r.mathType)) continue;
-    // With TF32 allowed (or for float64) the descriptor takes the math type the algorithm was
-    // ranked with; with TF32 off it stays FMA, which never lets cuDNN use TF32.
-    cudnnMathType_t use = math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : r.mathType;
-    if (cudnnSetConvolutionMathType(conv, use) != CUDNN_STATUS_SUCCESS) continue;
-    size_t ws = 0;
-    if (!workspace_of(static_cast<int>(r.algo), ws) || ws > kMaxWorkspace) continue;
-    algo = static_cast<int>(r.algo);
-    workspace = ws;
-    return true;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < returned; ++i) {
+      const Perf& r = perf[i];
+      if (r.status != CUDNN_STATUS_SUCCESS) continue;
+      if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+      if (pass == 0 && math == CUDNN_FMA_MATH && is_tensor_op(r.mathType)) continue;
+      // With TF32 allowed (or for float64) the descriptor takes the math type the algorithm was
+      // ranked with; with TF32 off it stays FMA, which never lets cuDNN use TF32.
+      cudnnMathType_t use = math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : r.mathType;
+      if (cudnnSetConvolutionMathType(conv, use) != CUDNN_STATUS_SUCCESS) continue;
+      size_t ws = 0;
+      if (!workspace_of(static_cast<int>(r.algo), ws) || ws > kMaxWorkspace) continue;
+      algo = static_cast<int>(r.algo);
+      workspace = ws;
+      return true;
+    }
+    if (math != CUDNN_FMA_MATH) break;  // the second pass only matters with TF32 off
   }
   cudnnSetConvolutionMathType(conv, math);
   return false;

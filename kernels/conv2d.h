@@ -8,8 +8,11 @@
 //   Saved for backward: x and weight.
 //   dx = conv_transpose(dout, weight) (assigned); dweight += correlation of x with dout and
 //   dbias += sum of dout over N, H, W (accumulated into the leaf's .grad).
-//   CPU: im2col + GEMM for dense convolutions, a direct loop for depthwise. CUDA: cuDNN, with
-//   the algorithm chosen once per shape and workspace from the caching allocator.
+//   CPU: im2col + GEMM for dense and grouped convolutions (1x1 stride-1 unpadded ones skip im2col),
+//   in batch chunks of bounded memory; a direct loop for depthwise (groups == C_in == C_out).
+//   CUDA: cuDNN, with the algorithm chosen once per geometry (from cuDNN's heuristics; only
+//   deterministic ones under backend_settings().deterministic), workspace from the caching
+//   allocator; TF32 only when backend_settings().tf32_conv.
 #pragma once
 
 #include "core/tensor.h"

@@ -107,7 +107,7 @@ void dense_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     if (B > 1) {
       conv_detail::to_batch_major(y, B, g.c_out, P, bias, out + b0 * g.c_out * P);
     } else if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.c_out * P >= conv_detail::kMinParallelWork)
       for (int64_t c = 0; c < g.c_out; ++c)
         for (int64_t q = 0; q < P; ++q) y[c * P + q] += bias[c];
     }
@@ -165,7 +165,8 @@ void dense_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) 
 template <class T>
 void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
   const int64_t C = g.c_in, sw = g.p.stride_w;
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = g.n * C * g.plane_out() * g.kh * g.kw >= conv_detail::kMinParallelWork;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t c = 0; c < C; ++c) {
       const T* xp = x + (n * C + c) * g.plane_in();
@@ -194,7 +195,8 @@ void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* bias,
 template <class T>
 void depthwise_backward_input(const ConvGeom& g, const T* dout, const T* w, T* dx) {
   const int64_t C = g.c_in, sw = g.p.stride_w;
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = g.n * C * g.plane_out() * g.kh * g.kw >= conv_detail::kMinParallelWork;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t c = 0; c < C; ++c) {
       const T* dp = dout + (n * C + c) * g.plane_out();
@@ -225,7 +227,8 @@ void depthwise_backward_input(const ConvGeom& g, const T* dout, const T* w, T* d
 template <class T>
 void depthwise_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
   const int64_t C = g.c_in, sw = g.p.stride_w, taps = g.kh * g.kw;
-#pragma omp parallel for schedule(static)
+  const bool parallel = g.n * C * g.plane_out() * taps >= conv_detail::kMinParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t c = 0; c < C; ++c) {
     std::vector<double> acc(static_cast<size_t>(taps), 0.0);
     for (int64_t n = 0; n < g.n; ++n) {
@@ -297,7 +300,7 @@ void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias) {
     using T = DYBAT_SCALAR(tag);
     const T* d = dout.data<T>();
     T* db = dbias.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C * P >= conv_detail::kMinParallelWork)
     for (int64_t c = 0; c < C; ++c) {
       double acc = 0.0;
       for (int64_t n = 0; n < N; ++n) {

@@ -42,6 +42,9 @@ struct ConvGeom {
   }
 };
 
+// Loops over fewer elements than this run on one thread: forking a team costs more than it saves.
+constexpr int64_t kMinParallelWork = int64_t(1) << 15;
+
 // Byte budget of one chunk's column matrix (and of its output matrix): 64 MiB. A reference so
 // tests can shrink it to exercise several chunks and a partial last chunk on small inputs.
 int64_t& chunk_budget_bytes();
@@ -58,7 +61,7 @@ inline void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t B, T* col) {
   const int64_t rows = g.rows(), P = g.plane_out(), taps = g.kh * g.kw;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (rows * B * P >= kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t b = 0; b < B; ++b) {
       const int64_t c = r / taps, i = (r / g.kw) % g.kh, j = r % g.kw;
@@ -93,7 +96,7 @@ void im2col(const ConvGeom& g, const T* x, int64_t B, T* col) {
 template <class T>
 void col2im(const ConvGeom& g, const T* col, int64_t B, T* dx) {
   const int64_t P = g.plane_out();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.rows() * B * P >= kMinParallelWork)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t c = 0; c < g.c_in; ++c) {
       T* plane = dx + (b * g.c_in + c) * g.plane_in();
@@ -122,7 +125,7 @@ void col2im(const ConvGeom& g, const T* col, int64_t B, T* dx) {
 // src [B, C, P] -> dst [C, B P].
 template <class T>
 void to_channel_major(const T* src, int64_t B, int64_t C, int64_t P, T* dst) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (B * C * P >= kMinParallelWork)
   for (int64_t c = 0; c < C; ++c)
     for (int64_t b = 0; b < B; ++b)
       std::memcpy(dst + (c * B + b) * P, src + (b * C + c) * P, static_cast<size_t>(P) * sizeof(T));
@@ -131,7 +134,7 @@ void to_channel_major(const T* src, int64_t B, int64_t C, int64_t P, T* dst) {
 // src [C, B P] -> dst [B, C, P], adding bias[c] when given.
 template <class T>
 void to_batch_major(const T* src, int64_t B, int64_t C, int64_t P, const T* bias, T* dst) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (B * C * P >= kMinParallelWork)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t c = 0; c < C; ++c) {
       const T* s = src + (c * B + b) * P;

@@ -62,7 +62,7 @@ class MatmulNode : public Node {
 // y = x W^T + b; dx = dy W (assigned), dW += dy^T x, db += sum_n dy (accumulated).
 class LinearNode : public Node {
  public:
-  LinearNode(Tensor x, Tensor w, bool has_bias) : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias) {}
+  LinearNode(Tensor x, Tensor w, Tensor bias) : x_(std::move(x)), w_(std::move(w)), bias_(std::move(bias)) {}
   const char* name() const override { return "LinearBackward"; }
   std::vector<Tensor> backward(const Tensor& dout) override {
     Tensor d = dout.contiguous();  // [N, out]
@@ -75,17 +75,17 @@ class LinearNode : public Node {
       grads[1] = grad_target(1, w_);
       gemm(true, false, 1.0, d, x_, 1.0, grads[1]);  // [out,N] [N,in], added
     }
-    if (has_bias_ && needs_grad(2)) {
-      grads[2] = grad_target(2, Tensor::empty({w_.size(0)}, w_.dtype(), w_.device()));
+    if (bias_.defined() && needs_grad(2)) {
+      grads[2] = grad_target(2, bias_);
       sum_rows_accumulate(d, grads[2]);
     }
     return grads;
   }
-  void release() override { x_ = w_ = Tensor(); }
+  void release() override { x_ = w_ = bias_ = Tensor(); }
 
  private:
   Tensor x_, w_;  // [N,in], [out,in], contiguous and detached
-  bool has_bias_;
+  Tensor bias_;   // [out] detached (only its shape is used), or undefined
 };
 
 }  // namespace
@@ -122,7 +122,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     gemm(false, true, 1.0, xc, wc, 0.0, out);
   }
   if (autograd::needs_graph({&x, &weight, &bias})) {
-    auto node = std::make_shared<LinearNode>(xc.detach(), wc.detach(), bias.defined());
+    auto node = std::make_shared<LinearNode>(xc.detach(), wc.detach(), bias.defined() ? bias.detach() : Tensor());
     autograd::connect(node, {&x, &weight, &bias}, out);
   }
   return out;

@@ -10,6 +10,11 @@
 
 namespace dybat::cpu {
 
+namespace {
+// Loops over fewer elements than this run on one thread: forking a team costs more than it saves.
+constexpr int64_t kMinParallelWork = int64_t(1) << 15;
+}  // namespace
+
 void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax) {
   const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = out.size(2), OW = out.size(3);
@@ -18,7 +23,7 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
     const T* px = x.data<T>();
     T* po = out.data<T>();
     int64_t* pa = argmax.data<int64_t>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW * p.kernel_h * p.kernel_w >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = px + pl * H * W;
       for (int64_t oh = 0; oh < OH; ++oh) {
@@ -56,7 +61,7 @@ void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dP
     const T* pd = dout.data<T>();
     const int64_t* pa = argmax.data<int64_t>();
     T* pdx = dx.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * (HW + OHW) >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       T* xp = pdx + pl * HW;
       std::fill(xp, xp + HW, T(0));
@@ -74,7 +79,7 @@ void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
     using T = DYBAT_SCALAR(tag);
     const T* px = x.data<T>();
     T* po = out.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW * p.kernel_h * p.kernel_w >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = px + pl * H * W;
       for (int64_t oh = 0; oh < OH; ++oh) {
@@ -99,7 +104,7 @@ void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor
     using T = DYBAT_SCALAR(tag);
     const T* pd = dout.data<T>();
     T* pdx = dx.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW * p.kernel_h * p.kernel_w >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       T* xp = pdx + pl * H * W;
       std::fill(xp, xp + H * W, T(0));
@@ -123,7 +128,7 @@ void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out) {
     using T = DYBAT_SCALAR(tag);
     const T* px = x.data<T>();
     T* po = out.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * H * W >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = px + pl * H * W;
       for (int64_t oh = 0; oh < OH; ++oh) {
@@ -147,7 +152,7 @@ void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx) {
     using T = DYBAT_SCALAR(tag);
     const T* pd = dout.data<T>();
     T* pdx = dx.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * H * W >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       T* xp = pdx + pl * H * W;
       std::fill(xp, xp + H * W, T(0));

@@ -4,7 +4,7 @@
 DYBAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DYBAT_BUILD="${DYBAT_BUILD:-$DYBAT_ROOT/build}"
 DYBAT_PACKAGES=(cmake make g++ libgtest-dev libstb-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
-  clang libclang-rt-14-dev python3-matplotlib curl)
+  clang libclang-rt-14-dev python3-matplotlib curl libsleef3)
 
 # Installs any missing Debian package when run as root; otherwise prints the command and exits 2.
 ensure_packages() {

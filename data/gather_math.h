@@ -1,0 +1,106 @@
+// Per-element math of the batch gather, written once for the CPU loop and the CUDA kernel (so the
+// tests of the CPU side check the formulas the GPU runs). C++17, no host-only calls.
+//
+// Output element (b, c, y, x) of a batch of size B comes from sample s = id * B + b:
+//   augmentation (optional): flip x -> crop - 1 - x, then shift by the crop offsets (dy - 4, dx - 4);
+//   outside the crop-sized image the padded value 0 is used;
+//   pixel: the stored pixel when the split is stored at the crop size, else Pillow's two-pass
+//   resize computed on the fly (each vertical tap re-derives the uint8 intermediate it needs);
+//   value: the normalisation table lut[c * 256 + pixel].
+#pragma once
+
+#include <cstdint>
+
+#include "core/hd.h"
+#include "core/philox.h"
+
+namespace dybat {
+
+constexpr int kAugPad = 4;  // torchvision RandomCrop(crop, padding=4)
+
+// Raw pointers of one gather, valid on the device that runs it.
+struct GatherArgs {
+  const uint8_t* images = nullptr;  // [n, 3, h, w]
+  const int64_t* labels = nullptr;  // [n]
+  int64_t n = 0;
+  int h = 0, w = 0;
+  int crop = 0;
+  int64_t batch = 0;  // B
+  int64_t num_batches = 0;
+  const int64_t* batch_id = nullptr;  // one element
+  // Resize tables (null when that axis is stored at the crop size): start[crop], k[crop, taps].
+  const int32_t* x_start = nullptr;
+  const int32_t* x_k = nullptr;
+  int x_taps = 0;
+  const int32_t* y_start = nullptr;
+  const int32_t* y_k = nullptr;
+  int y_taps = 0;
+  const float* lut = nullptr;  // [3, 256]
+  bool aug_crop = false, aug_flip = false;
+  uint64_t seed = 0, offset = 0;
+};
+
+struct AugDraw {
+  int dy = kAugPad, dx = kAugPad;  // crop offsets in the padded image (kAugPad = no shift)
+  bool flip = false;
+};
+
+// The augmentation of sample `sample`: Philox block `sample` of the stream (seed, offset).
+// Offsets are floor(word * 9 / 2^32), uniform on 0..8 up to 2^-32; the flip is the top bit.
+DYBAT_HD AugDraw aug_draw(const GatherArgs& a, int64_t sample) {
+  AugDraw d;
+  if (!a.aug_crop && !a.aug_flip) return d;
+  Philox4 r = philox_block(a.seed, a.offset, static_cast<uint64_t>(sample));
+  if (a.aug_crop) {
+    d.dy = static_cast<int>((static_cast<uint64_t>(r.x) * (2 * kAugPad + 1)) >> 32);
+    d.dx = static_cast<int>((static_cast<uint64_t>(r.y) * (2 * kAugPad + 1)) >> 32);
+  }
+  if (a.aug_flip) d.flip = (r.z >> 31) != 0;
+  return d;
+}
+
+DYBAT_HD int32_t resize_clip(int32_t acc) {
+  acc >>= 22;  // kResizeBits
+  return acc < 0 ? 0 : acc > 255 ? 255 : acc;
+}
+
+// Horizontal pass of Pillow's resize: the uint8 intermediate at source row iy, output column ox.
+DYBAT_HD int32_t resize_row_value(const GatherArgs& a, const uint8_t* plane, int iy, int ox) {
+  const uint8_t* row = plane + static_cast<int64_t>(iy) * a.w;
+  if (a.x_k == nullptr) return row[ox];
+  int32_t acc = 1 << 21;
+  const int32_t* k = a.x_k + static_cast<int64_t>(ox) * a.x_taps;
+  const int start = a.x_start[ox];
+  for (int t = 0; t < a.x_taps; ++t) {
+    int ix = start + t;
+    acc += k[t] * row[ix < a.w ? ix : a.w - 1];
+  }
+  return resize_clip(acc);
+}
+
+// The resized pixel (oy, ox) of one channel plane, both passes.
+DYBAT_HD int32_t resized_pixel(const GatherArgs& a, const uint8_t* plane, int oy, int ox) {
+  if (a.y_k == nullptr) return resize_row_value(a, plane, oy, ox);
+  int32_t acc = 1 << 21;
+  const int32_t* k = a.y_k + static_cast<int64_t>(oy) * a.y_taps;
+  const int start = a.y_start[oy];
+  for (int t = 0; t < a.y_taps; ++t) {
+    int iy = start + t;
+    if (k[t] != 0) acc += k[t] * resize_row_value(a, plane, iy < a.h ? iy : a.h - 1, ox);
+  }
+  return resize_clip(acc);
+}
+
+// The normalised value of output element (c, y, x) of sample `sample` under augmentation d.
+DYBAT_HD float gather_value(const GatherArgs& a, int64_t sample, const AugDraw& d, int c, int y, int x) {
+  const int sx = d.flip ? a.crop - 1 - x : x;
+  const int yy = y + d.dy - kAugPad, xx = sx + d.dx - kAugPad;
+  int32_t p = 0;  // the padding value
+  if (yy >= 0 && yy < a.crop && xx >= 0 && xx < a.crop) {
+    const uint8_t* plane = a.images + (sample * 3 + c) * static_cast<int64_t>(a.h) * a.w;
+    p = resized_pixel(a, plane, yy, xx);
+  }
+  return a.lut[c * 256 + p];
+}
+
+}  // namespace dybat

@@ -1,0 +1,97 @@
+// Image decoding for image folders: stb_image (its implementation is compiled here, private to
+// this file), with the size checked from the header before any pixel memory is allocated.
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <vector>
+
+#include "data/io.h"
+#include "data/readers.h"
+#include "data/transform.h"
+
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_HDR  // 8-bit formats only; float HDR images are not photographs for this use
+#define STBI_NO_LINEAR
+#define STBI_NO_STDIO  // decoded from memory, so every read goes through io:: with its errors
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include "stb_image.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace dybat {
+
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  auto dot = path.find_last_of('.');
+  auto slash = path.find_last_of('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string ext = path.substr(dot);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+void decode_image_file(const std::string& path, int crop, uint8_t* out) {
+  const std::string ext = lower_extension(path);
+  DYBAT_CHECK(ext != ".tif" && ext != ".tiff" && ext != ".webp", "cannot decode image ", path,
+              ": TIFF and WebP are not supported by the built-in decoder (convert it to PNG or JPEG)");
+  std::vector<uint8_t> bytes = io::read_file(path);
+  DYBAT_CHECK(bytes.size() <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", bytes.size(),
+              " bytes)");
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  // stbi_info reads only the header: dimensions are checked before anything is allocated.
+  DYBAT_CHECK(stbi_info_from_memory(bytes.data(), len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
+              stbi_failure_reason(), " (expected a JPEG, PNG, BMP or PNM file)");
+  DYBAT_CHECK(
+      w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide && static_cast<int64_t>(w) * h <= kMaxImagePixels,
+      "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", kMaxImagePixels, " pixels (or ",
+      kMaxImageSide, " per side)");
+  int dw = 0, dh = 0, dc = 0;
+  std::unique_ptr<uint8_t, void (*)(void*)> rgb(nullptr, stbi_image_free);
+  if (comp == 1 && stbi_is_16_bit_from_memory(bytes.data(), len)) {
+    // PIL opens a 16-bit grayscale PNG as a 32-bit integer image, and convert("RGB") clips its
+    // values to 0..255 (it does not scale them); stb would keep the high byte instead.
+    std::unique_ptr<uint16_t, void (*)(void*)> gray(stbi_load_16_from_memory(bytes.data(), len, &dw, &dh, &dc, 1),
+                                                    stbi_image_free);
+    DYBAT_CHECK(gray != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
+    rgb.reset(static_cast<uint8_t*>(STBI_MALLOC(static_cast<size_t>(dw) * dh * 3)));
+    DYBAT_CHECK(rgb != nullptr, "out of memory decoding ", path);
+    for (int64_t i = 0; i < static_cast<int64_t>(dw) * dh; ++i) {
+      const uint16_t v = gray.get()[i];
+      rgb.get()[3 * i] = rgb.get()[3 * i + 1] = rgb.get()[3 * i + 2] = static_cast<uint8_t>(v > 255 ? 255 : v);
+    }
+  } else {
+    // Asking for 3 components converts grayscale (g -> g, g, g), palette and alpha images to RGB,
+    // as PIL's convert("RGB") does (alpha is dropped, not blended; 16-bit colour keeps the high byte).
+    rgb.reset(stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, 3));
+  }
+  DYBAT_CHECK(rgb != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
+  DYBAT_CHECK(dw == w && dh == h, "image ", path, ": header says ", w, "x", h, " but decoded ", dw, "x", dh);
+  // Interleaved HWC -> planar CHW, then the resize per plane (skipped at the crop size).
+  const int64_t n = static_cast<int64_t>(w) * h;
+  std::vector<uint8_t> planes;
+  uint8_t* dst = out;
+  if (w != crop || h != crop) {
+    planes.resize(static_cast<size_t>(3 * n));
+    dst = planes.data();
+  }
+  const uint8_t* p = rgb.get();
+  for (int64_t i = 0; i < n; ++i) {
+    dst[i] = p[3 * i];
+    dst[n + i] = p[3 * i + 1];
+    dst[2 * n + i] = p[3 * i + 2];
+  }
+  if (dst != out) resize_planes(dst, 3, h, w, out, crop, crop);
+}
+
+}  // namespace dybat
