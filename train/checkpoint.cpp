@@ -97,6 +97,7 @@ void save_checkpoint(const std::string& dir, const Module& model, const Checkpoi
                 {"generator_offset", std::to_string(st.generator_offset)},
                 {"elapsed_s", elapsed},
                 {"backend", st.backend},
+                {"cudnn_algorithms", st.cudnn_algorithms},
                 {"version", kDybatVersion}};
   write_pair(dir, model_bytes, serialize_safetensors(tensors, m));
 }
@@ -115,6 +116,8 @@ CheckpointState load_checkpoint(const std::string& dir, Module& model) {
   st.generator_offset = std::stoull(meta(c.metadata, "generator_offset", state_path));
   st.elapsed_s = std::stod(meta(c.metadata, "elapsed_s", state_path));
   st.backend = meta(c.metadata, "backend", state_path);
+  for (auto& [k, v] : c.metadata)
+    if (k == "cudnn_algorithms") st.cudnn_algorithms = v;  // optional: older checkpoints lack it
   for (auto& [name, t] : c.tensors) {
     if (name == "score") {
       st.score = t;

@@ -3,7 +3,8 @@
 //
 // state.safetensors holds the tensors "score" [b] float32, "order" [b] int64 (the current pass's
 // ids), "momentum.<parameter name>" (SGD buffers), and metadata: step, pass, position, seed,
-// generator_offset, elapsed_s, backend (TF32 and deterministic-algorithm settings), version.
+// generator_offset, elapsed_s, backend (TF32 and deterministic-algorithm settings), version, and
+// cudnn_algorithms (the cuDNN algorithms chosen, kernels/conv2d.h text form; absent in older files).
 // Both files carry their step in the metadata.
 //
 // Commit protocol (so a crash at any point leaves a loadable checkpoint):
@@ -35,6 +36,7 @@ struct CheckpointState {
   uint64_t generator_offset = 0;  // Philox offset of the training loop's own stream (0: it draws none)
   double elapsed_s = 0;
   std::string backend;
+  std::string cudnn_algorithms;  // conv2d_algorithms_to_text(...); "" when none were chosen
 };
 
 void save_checkpoint(const std::string& dir, const Module& model, const CheckpointState& state);
