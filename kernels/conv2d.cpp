@@ -1,6 +1,10 @@
 // 2-d convolution: shape checks, device dispatch, and the autograd node of conv2d.
 #include "kernels/conv2d.h"
 
+#include <map>
+#include <mutex>
+#include <sstream>
+
 #include "core/autograd.h"
 #include "core/dispatch.h"
 
@@ -156,5 +160,154 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   }
   return out;
 }
+
+// ---- the record of cuDNN algorithm choices --------------------------------------------------------
+
+namespace {
+
+struct AlgoRegistry {
+  std::mutex mu;
+  std::map<std::vector<int64_t>, ConvAlgoRecord> records;
+};
+
+// Leaked on purpose, like the plan cache it mirrors (used until the process ends).
+AlgoRegistry& registry() {
+  static AlgoRegistry* r = new AlgoRegistry();
+  return *r;
+}
+
+bool valid_direction(int d) { return d >= 0 && d < 3; }
+
+}  // namespace
+
+bool ConvAlgoRecord::operator==(const ConvAlgoRecord& o) const {
+  for (int d = 0; d < 3; ++d)
+    if (algo[d] != o.algo[d] || math[d] != o.math[d]) return false;
+  return key == o.key;
+}
+
+std::vector<ConvAlgoRecord> conv2d_algorithms() {
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::vector<ConvAlgoRecord> out;
+  for (auto& [key, rec] : r.records) out.push_back(rec);
+  return out;
+}
+
+void import_conv2d_algorithms(const std::vector<ConvAlgoRecord>& records) {
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (const ConvAlgoRecord& in : records) {
+    DYBAT_CHECK(!in.key.empty(), "conv2d algorithms: a record without a key");
+    ConvAlgoRecord& rec = r.records[in.key];
+    rec.key = in.key;
+    for (int d = 0; d < 3; ++d)
+      if (in.algo[d] >= 0) {
+        rec.algo[d] = in.algo[d];
+        rec.math[d] = in.math[d];
+      }
+  }
+}
+
+void clear_conv2d_algorithms() {
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.records.clear();
+}
+
+std::string conv2d_algorithms_to_text(const std::vector<ConvAlgoRecord>& records) {
+  std::ostringstream o;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i) o << ';';
+    const ConvAlgoRecord& r = records[i];
+    for (size_t k = 0; k < r.key.size(); ++k) o << (k ? "," : "") << r.key[k];
+    o << '=';
+    for (int d = 0; d < 3; ++d) o << (d ? "/" : "") << r.algo[d] << ':' << r.math[d];
+  }
+  return o.str();
+}
+
+namespace {
+// Parses a whole decimal integer (optional '-'); false on anything else.
+bool parse_int(const std::string& s, int64_t& v) {
+  if (s.empty() || s.size() > 20) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  int64_t x = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    x = x * 10 + (s[i] - '0');
+  }
+  v = s[0] == '-' ? -x : x;
+  return true;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+}  // namespace
+
+std::vector<ConvAlgoRecord> conv2d_algorithms_from_text(const std::string& text) {
+  std::vector<ConvAlgoRecord> out;
+  if (text.empty()) return out;
+  for (const std::string& item : split(text, ';')) {
+    auto bad = [&](const char* why) {
+      DYBAT_FAIL("conv2d algorithms: malformed record '", item, "' (", why,
+                 "; expected \"k0,k1,...=algo:math/algo:math/algo:math\")");
+    };
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) bad("no '='");
+    ConvAlgoRecord r;
+    for (const std::string& k : split(item.substr(0, eq), ',')) {
+      int64_t v;
+      if (!parse_int(k, v)) bad("a key element is not an integer");
+      r.key.push_back(v);
+    }
+    std::vector<std::string> dirs = split(item.substr(eq + 1), '/');
+    if (dirs.size() != 3) bad("not three directions");
+    for (int d = 0; d < 3; ++d) {
+      std::vector<std::string> am = split(dirs[d], ':');
+      int64_t a, m;
+      if (am.size() != 2 || !parse_int(am[0], a) || !parse_int(am[1], m)) bad("a direction is not algo:math");
+      if (a < -1 || a > 1000 || m < -1 || m > 1000) bad("an id out of range");
+      r.algo[d] = static_cast<int>(a);
+      r.math[d] = static_cast<int>(m);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace detail {
+
+bool find_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int& algo, int& math) {
+  DYBAT_CHECK(valid_direction(direction), "conv2d algorithms: direction ", direction, " outside [0, 3)");
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.records.find(key);
+  if (it == r.records.end() || it->second.algo[direction] < 0) return false;
+  algo = it->second.algo[direction];
+  math = it->second.math[direction];
+  return true;
+}
+
+void store_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int algo, int math) {
+  DYBAT_CHECK(valid_direction(direction), "conv2d algorithms: direction ", direction, " outside [0, 3)");
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  ConvAlgoRecord& rec = r.records[key];
+  rec.key = key;
+  rec.algo[direction] = algo;
+  rec.math[direction] = math;
+}
+
+}  // namespace detail
 
 }  // namespace dybat

@@ -2,11 +2,19 @@
 // for the bias add and the bias gradient. Kernels, then the cuDNN plan cache, then launchers.
 //
 // Algorithm choice. Each distinct geometry (shapes, parameters, dtype, math mode, determinism flag,
-// device) gets a plan: its descriptors, built once, and for each direction the algorithm picked
-// once from cuDNN's heuristics (cudnnGet*Algorithm_v7, best expected first), with its workspace
-// size. Heuristics run no kernels and never synchronise the host, and they pick the same algorithm
-// on every run, so training is reproducible whenever the algorithms are deterministic
-// (backend_settings().deterministic restricts the choice to those).
+// device) gets a plan: its descriptors, built once, and for each direction an algorithm chosen
+// once, with its workspace size. The choice comes, in this order, from
+//   1. the record of choices (conv2d.h): an algorithm recorded for this geometry, e.g. imported
+//      from a checkpoint, is used as long as cuDNN accepts it (so a resumed run runs the same
+//      kernels as the run it continues);
+//   2. cuDNN's heuristics (cudnnGet*Algorithm_v7, best expected first; the default): they run no
+//      kernels, never synchronise the host and give the same answer on every run;
+//   3. or, when backend_settings().conv_algo is Measure, timing the candidates on the device
+//      (cudnnFind*Ex, fastest first), once per geometry, with scratch outputs and a workspace no
+//      larger than backend_settings().workspace_limit_bytes. This synchronises the host once per
+//      geometry and may choose differently between runs, which the record makes harmless.
+// Under backend_settings().deterministic only deterministic algorithms qualify. Every choice is
+// stored in the record, so conv2d_algorithms() lists what the run used.
 //
 // Math mode. Float32 uses TF32 tensor cores only when backend_settings().tf32_conv is on
 // (CUDNN_TENSOR_OP_MATH); otherwise CUDNN_FMA_MATH, which forbids TF32, and algorithms reported
@@ -19,6 +27,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/copy.h"
 #include "core/dispatch.h"
 #include "core/settings.h"
 #include "kernels/conv2d.h"
@@ -60,9 +69,6 @@ __global__ void bias_grad_kernel(const T* dout, int64_t N, int64_t C, int64_t P,
 
 enum Direction { kForward = 0, kBackwardData = 1, kBackwardFilter = 2 };
 
-// Workspace above this is not considered (an algorithm needing more is skipped).
-constexpr size_t kMaxWorkspace = size_t(2) << 30;
-
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
@@ -71,6 +77,7 @@ struct ConvPlan {
   bool chosen[3] = {false, false, false};
   int algo[3] = {0, 0, 0};
   size_t workspace[3] = {0, 0, 0};
+  std::vector<int64_t> record_key;  // the geometry's key in the record of choices (no device)
 
   ConvPlan() = default;
   ConvPlan(const ConvPlan&) = delete;
@@ -151,8 +158,9 @@ std::unique_ptr<ConvPlan> make_plan(const Tensor& x, const Tensor& w, const Tens
 // stays FMA, so cuDNN still cannot use TF32.
 template <class Perf, class WorkspaceFn>
 bool pick(const std::vector<Perf>& perf, int returned, cudnnConvolutionDescriptor_t conv, cudnnMathType_t math,
-          WorkspaceFn workspace_of, int& algo, size_t& workspace) {
+          WorkspaceFn workspace_of, int& algo, size_t& workspace, cudnnMathType_t& used) {
   const bool deterministic = backend_settings().deterministic;
+  const size_t limit = backend_settings().workspace_limit_bytes;
   for (int pass = 0; pass < 2; ++pass) {
     for (int i = 0; i < returned; ++i) {
       const Perf& r = perf[i];
@@ -164,9 +172,10 @@ bool pick(const std::vector<Perf>& perf, int returned, cudnnConvolutionDescripto
       cudnnMathType_t use = math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : r.mathType;
       if (cudnnSetConvolutionMathType(conv, use) != CUDNN_STATUS_SUCCESS) continue;
       size_t ws = 0;
-      if (!workspace_of(static_cast<int>(r.algo), ws) || ws > kMaxWorkspace) continue;
+      if (!workspace_of(static_cast<int>(r.algo), ws) || ws > limit) continue;
       algo = static_cast<int>(r.algo);
       workspace = ws;
+      used = use;
       return true;
     }
     if (math != CUDNN_FMA_MATH) break;  // the second pass only matters with TF32 off
@@ -175,49 +184,141 @@ bool pick(const std::vector<Perf>& perf, int returned, cudnnConvolutionDescripto
   return false;
 }
 
-void choose_algorithm(ConvPlan& plan, Direction d, cudnnHandle_t h) {
+// cuDNN's workspace size for (direction, algorithm) under the descriptor's current math type;
+// false when cuDNN rejects the pair.
+bool workspace_size(const ConvPlan& plan, Direction d, cudnnHandle_t h, int a, size_t& ws) {
+  cudnnStatus_t st;
+  if (d == kForward)
+    st = cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv[d], plan.y,
+                                                 static_cast<cudnnConvolutionFwdAlgo_t>(a), &ws);
+  else if (d == kBackwardData)
+    st = cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv[d], plan.x,
+                                                      static_cast<cudnnConvolutionBwdDataAlgo_t>(a), &ws);
+  else
+    st = cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv[d], plan.w,
+                                                        static_cast<cudnnConvolutionBwdFilterAlgo_t>(a), &ws);
+  return st == CUDNN_STATUS_SUCCESS;
+}
+
+int algorithm_count(Direction d) {
+  if (d == kForward) return static_cast<int>(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  if (d == kBackwardData) return static_cast<int>(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+  return static_cast<int>(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+}
+
+// A recorded choice, if cuDNN accepts it here: sets the descriptor's math type and the plan's
+// algorithm and workspace. A rejected record leaves the descriptor as it was.
+bool use_recorded(ConvPlan& plan, Direction d, cudnnHandle_t h, cudnnMathType_t requested) {
+  int algo = 0, math = 0;
+  if (!detail::find_conv2d_algorithm(plan.record_key, d, algo, math)) return false;
+  if (algo < 0 || algo >= algorithm_count(d)) return false;
+  cudnnMathType_t m = static_cast<cudnnMathType_t>(math);
+  if (requested == CUDNN_FMA_MATH && is_tensor_op(m)) return false;  // never TF32 when it is off
+  if (cudnnSetConvolutionMathType(plan.conv[d], m) != CUDNN_STATUS_SUCCESS) {
+    cudnnSetConvolutionMathType(plan.conv[d], requested);
+    return false;
+  }
+  size_t ws = 0;
+  if (!workspace_size(plan, d, h, algo, ws) || ws > backend_settings().workspace_limit_bytes) {
+    cudnnSetConvolutionMathType(plan.conv[d], requested);
+    return false;
+  }
+  plan.algo[d] = algo;
+  plan.workspace[d] = ws;
+  return true;
+}
+
+// The operands of a measurement: the read-only ones are the caller's tensors, the one each
+// direction writes is a scratch tensor (backward filter accumulates into dweight, which a
+// measurement must not touch), and the workspace is the largest any algorithm needs within the
+// limit.
+struct MeasureBuffers {
+  Tensor x, w, y, workspace;
+  size_t workspace_bytes = 0;
+};
+
+MeasureBuffers measure_buffers(const ConvPlan& plan, Direction d, cudnnHandle_t h, const Tensor& x, const Tensor& w,
+                               const Tensor& y) {
+  MeasureBuffers b;
+  b.x = d == kBackwardData ? Tensor::zeros(x.shape(), x.dtype(), x.device()) : x;
+  b.w = d == kBackwardFilter ? Tensor::zeros(w.shape(), w.dtype(), w.device()) : w;
+  b.y = d == kForward ? Tensor::zeros(y.shape(), y.dtype(), y.device()) : y;
+  const size_t limit = backend_settings().workspace_limit_bytes;
+  for (int a = 0; a < algorithm_count(d); ++a) {
+    size_t ws = 0;
+    if (workspace_size(plan, d, h, a, ws) && ws <= limit && ws > b.workspace_bytes) b.workspace_bytes = ws;
+  }
+  if (b.workspace_bytes)
+    b.workspace = Tensor::empty({static_cast<int64_t>(b.workspace_bytes)}, DType::UInt8, y.device());
+  return b;
+}
+
+void choose_algorithm(ConvPlan& plan, Direction d, cudnnHandle_t h, const Tensor& x, const Tensor& w,
+                      const Tensor& y) {
   cudnnMathType_t math;
   DYBAT_CUDNN_CHECK(cudnnGetConvolutionMathType(plan.conv[d], &math));
+  if (use_recorded(plan, d, h, math)) {
+    plan.chosen[d] = true;
+    return;
+  }
+  const bool measure = backend_settings().conv_algo == ConvAlgoSearch::Measure;
+  MeasureBuffers mb;
+  if (measure) {
+    mb = measure_buffers(plan, d, h, x, w, y);
+    ++transfer_counters().syncs;  // cudnnFind*Ex returns once the timed kernels have run
+  }
+  void* ws_ptr = mb.workspace.defined() ? mb.workspace.data_ptr() : nullptr;
   int count = 0, returned = 0;
   bool ok = false;
+  cudnnMathType_t used = math;
+  auto ws_of = [&](int a, size_t& ws) { return workspace_size(plan, d, h, a, ws); };
   if (d == kForward) {
     DYBAT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(count));
-    DYBAT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv[d], plan.y, count,
-                                                             &returned, perf.data()));
-    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
-      return cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv[d], plan.y,
-                                                     static_cast<cudnnConvolutionFwdAlgo_t>(a),
-                                                     &ws) == CUDNN_STATUS_SUCCESS;
-    }, plan.algo[d], plan.workspace[d]);
+    if (measure)
+      DYBAT_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, plan.x, mb.x.data_ptr(), plan.w, mb.w.data_ptr(),
+                                                               plan.conv[d], plan.y, mb.y.data_ptr(), count, &returned,
+                                                               perf.data(), ws_ptr, mb.workspace_bytes));
+    else
+      DYBAT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv[d], plan.y, count,
+                                                               &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, ws_of, plan.algo[d], plan.workspace[d], used);
   } else if (d == kBackwardData) {
     DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(count));
-    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv[d], plan.x, count,
-                                                                  &returned, perf.data()));
-    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
-      return cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv[d], plan.x,
-                                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(a),
-                                                          &ws) == CUDNN_STATUS_SUCCESS;
-    }, plan.algo[d], plan.workspace[d]);
+    if (measure)
+      DYBAT_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, plan.w, mb.w.data_ptr(), plan.y,
+                                                                    mb.y.data_ptr(), plan.conv[d], plan.x,
+                                                                    mb.x.data_ptr(), count, &returned, perf.data(),
+                                                                    ws_ptr, mb.workspace_bytes));
+    else
+      DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv[d], plan.x, count,
+                                                                    &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, ws_of, plan.algo[d], plan.workspace[d], used);
   } else {
     DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(count));
-    DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv[d], plan.w, count,
-                                                                    &returned, perf.data()));
-    ok = pick(perf, returned, plan.conv[d], math, [&](int a, size_t& ws) {
-      return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv[d], plan.w,
-                                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(a),
-                                                            &ws) == CUDNN_STATUS_SUCCESS;
-    }, plan.algo[d], plan.workspace[d]);
+    if (measure)
+      DYBAT_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, plan.x, mb.x.data_ptr(), plan.y,
+                                                                      mb.y.data_ptr(), plan.conv[d], plan.w,
+                                                                      mb.w.data_ptr(), count, &returned, perf.data(),
+                                                                      ws_ptr, mb.workspace_bytes));
+    else
+      DYBAT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv[d], plan.w, count,
+                                                                      &returned, perf.data()));
+    ok = pick(perf, returned, plan.conv[d], math, ws_of, plan.algo[d], plan.workspace[d], used);
   }
   static const char* names[] = {"forward", "backward data", "backward filter"};
   DYBAT_CHECK(ok, "conv2d (cuda): cuDNN offers no usable ", names[d], " algorithm for this geometry",
-              backend_settings().deterministic ? " (only deterministic algorithms were allowed)" : "");
+              backend_settings().deterministic ? " (only deterministic algorithms were allowed)" : "",
+              " within the workspace limit of ", backend_settings().workspace_limit_bytes, " bytes");
   plan.chosen[d] = true;
+  detail::store_conv2d_algorithm(plan.record_key, d, plan.algo[d], static_cast<int>(used));
 }
 
 // The plan of (x [N, C, H, W], w, y) under the current settings, with direction d's algorithm.
+// (x, w, y) are the operands as cuDNN names them for the forward direction: for backward data x
+// is dx, for backward filter w is dweight; their values matter only when measuring.
 PlanView plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p, Direction d) {
   static std::mutex mu;
   static std::map<std::vector<int64_t>, std::unique_ptr<ConvPlan>> cache;  // lives for the process
@@ -233,8 +334,11 @@ PlanView plan_for(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2
   cudnnHandle_t h = cudnn(dev);  // also makes `dev` current
   std::lock_guard<std::mutex> lock(mu);
   std::unique_ptr<ConvPlan>& slot = cache[key];
-  if (!slot) slot = make_plan(x, w, y, p, math);
-  if (!slot->chosen[d]) choose_algorithm(*slot, d, h);
+  if (!slot) {
+    slot = make_plan(x, w, y, p, math);
+    slot->record_key.assign(key.begin() + 1, key.end());  // the same key without the device
+  }
+  if (!slot->chosen[d]) choose_algorithm(*slot, d, h, x, w, y);
   return {slot.get(), slot->algo[d], slot->workspace[d]};
 }
 

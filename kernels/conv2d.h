@@ -10,10 +10,16 @@
 //   dbias += sum of dout over N, H, W (accumulated into the leaf's .grad).
 //   CPU: im2col + GEMM for dense and grouped convolutions (1x1 stride-1 unpadded ones skip im2col),
 //   in batch chunks of bounded memory; a direct loop for depthwise (groups == C_in == C_out).
-//   CUDA: cuDNN, with the algorithm chosen once per geometry (from cuDNN's heuristics; only
-//   deterministic ones under backend_settings().deterministic), workspace from the caching
-//   allocator; TF32 only when backend_settings().tf32_conv.
+//   CUDA: cuDNN, with the algorithm chosen once per geometry (by cuDNN's heuristics, or measured
+//   when backend_settings().conv_algo is Measure; only deterministic ones under
+//   backend_settings().deterministic), workspace from the caching allocator up to
+//   backend_settings().workspace_limit_bytes; TF32 only when backend_settings().tf32_conv.
+//   The choices are recorded (conv2d_algorithms) so a checkpoint can keep them and a resumed run
+//   can import them and run the very same kernels.
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -38,6 +44,37 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 void conv2d_backward_input(const Tensor& dout, const Tensor& weight, const Conv2dParams& p, const Tensor& dx);
 void conv2d_backward_weight(const Tensor& dout, const Tensor& x, const Conv2dParams& p, const Tensor& dweight);
 void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias);  // dbias += sum_{n,h,w} dout
+
+// ---- the record of cuDNN algorithm choices --------------------------------------------------------
+// One geometry's choices. key: dtype, requested math mode, determinism flag, the parameters
+// (stride, padding, dilation, groups) and the shapes of x and weight, as conv2d.cu builds it (the
+// device index is not part of it, so a run resumed on another device of the same kind reuses the
+// choices). Per direction (forward, backward data, backward filter): the cuDNN algorithm id and
+// the cudnnMathType_t it runs with, -1 where that direction has not been chosen.
+struct ConvAlgoRecord {
+  std::vector<int64_t> key;
+  int algo[3] = {-1, -1, -1};
+  int math[3] = {-1, -1, -1};
+  bool operator==(const ConvAlgoRecord& o) const;
+};
+
+// Every choice made or imported in this process, ordered by key (empty without CUDA work).
+std::vector<ConvAlgoRecord> conv2d_algorithms();
+// Makes later geometries with these keys use the recorded choices (each still checked with cuDNN;
+// one it rejects is chosen afresh). Directions given as -1 keep any existing choice.
+void import_conv2d_algorithms(const std::vector<ConvAlgoRecord>& records);
+// Forgets every recorded choice (plans already built keep theirs); for tests.
+void clear_conv2d_algorithms();
+// Text form for checkpoint metadata: records separated by ';', each "k0,k1,...=a:m/a:m/a:m"
+// (forward, backward data, backward filter). Parsing throws dybat::Error on malformed text.
+std::string conv2d_algorithms_to_text(const std::vector<ConvAlgoRecord>& records);
+std::vector<ConvAlgoRecord> conv2d_algorithms_from_text(const std::string& text);
+
+namespace detail {
+// Used by conv2d.cu: the recorded (algo, math) of one direction of a geometry, and storing one.
+bool find_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int& algo, int& math);
+void store_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int algo, int math);
+}  // namespace detail
 
 namespace cpu {
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, const Tensor& out);

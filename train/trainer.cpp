@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/settings.h"
+#include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
 
@@ -29,7 +30,7 @@ struct ModeGuard {
 std::string backend_text() {
   const BackendSettings& b = backend_settings();
   return std::string("tf32_conv=") + (b.tf32_conv ? "1" : "0") + " tf32_matmul=" + (b.tf32_matmul ? "1" : "0") +
-         " deterministic=" + (b.deterministic ? "1" : "0");
+         " deterministic=" + (b.deterministic ? "1" : "0") + " conv_algo=" + conv_algo_search_name(b.conv_algo);
 }
 
 }  // namespace
@@ -133,6 +134,7 @@ struct Trainer::Impl {
     st.seed = cfg.seed;
     st.elapsed_s = elapsed;
     st.backend = backend_text();
+    st.cudnn_algorithms = conv2d_algorithms_to_text(conv2d_algorithms());
     save_checkpoint(log->dir(), net, st);
     checkpoint_step = step;
   }
@@ -227,6 +229,8 @@ struct Trainer::Impl {
                   " batch scores but this run has ", plan.num_batches, " batches per epoch; the data differ");
       DYBAT_CHECK(st.step <= plan.total_steps, "the checkpoint is at step ", st.step, ", past this run's ",
                   plan.total_steps, " steps");
+      // The cuDNN algorithms the run chose, so the continuation runs the same kernels.
+      import_conv2d_algorithms(conv2d_algorithms_from_text(st.cudnn_algorithms));
       sgd.load_buffers(st.momentum);
       sel.restore(st.score, st.order, st.step);
       step = st.step;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/copy.h"
+#include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
@@ -245,6 +246,35 @@ TEST(Trainer, ResumeWithoutACheckpointStartsOver) {
   EXPECT_EQ(read_file(dir + "/trace.csv"), read_file(ref + "/trace.csv"));
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(ref);
+}
+
+TEST(Trainer, CheckpointCarriesTheCudnnAlgorithms) {
+  // On the CPU no convolution chooses an algorithm, so a record put there by hand stands for the
+  // choices a GPU run would make: the checkpoint must keep it and a resumed run must import it.
+  clear_conv2d_algorithms();
+  ConvAlgoRecord rec;
+  rec.key = {0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 3, 32, 32, 16, 3, 3, 3};
+  rec.algo[0] = 1, rec.math[0] = 3, rec.algo[1] = 0, rec.math[1] = 3, rec.algo[2] = 5, rec.math[2] = 3;
+  import_conv2d_algorithms({rec});
+  std::string dir = test::temp_dir("cudnn_algos");
+  TrainConfig c = config(0.5, 2);
+  ASSERT_EQ(run_to(dir, c, stop_hook(12)).checkpoint_step, 12);
+  std::string text;
+  for (auto& [k, v] : read_safetensors(dir + "/state.safetensors").metadata)
+    if (k == "cudnn_algorithms") text = v;
+  EXPECT_EQ(text, conv2d_algorithms_to_text({rec}));
+
+  clear_conv2d_algorithms();
+  {
+    Problem pb;
+    TinyNet net(kDim, 16, kClasses, 0);
+    RunLog log(dir);
+    Trainer t(c, net, *pb.train, *pb.test, Device::cpu(), DType::Float32, &log);
+    t.resume();
+  }
+  EXPECT_EQ(conv2d_algorithms(), std::vector<ConvAlgoRecord>{rec});
+  clear_conv2d_algorithms();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Trainer, LossFalls) {

@@ -1,0 +1,77 @@
+// The record of cuDNN algorithm choices (kernels/conv2d.h): its text form, import/merge rules and
+// lookups, all host-side (the CUDA side that fills it is tested in tests/cuda/conv2d_algo_test.cpp).
+#include "core/error.h"
+#include "kernels/conv2d.h"
+#include "support/test_util.h"
+
+using namespace dybat;
+
+namespace {
+
+// Clears the process-wide record around a test.
+struct CleanRecord {
+  CleanRecord() { clear_conv2d_algorithms(); }
+  ~CleanRecord() { clear_conv2d_algorithms(); }
+};
+
+ConvAlgoRecord record(std::vector<int64_t> key, int a0, int m0, int a1, int m1, int a2, int m2) {
+  ConvAlgoRecord r;
+  r.key = std::move(key);
+  r.algo[0] = a0, r.math[0] = m0, r.algo[1] = a1, r.math[1] = m1, r.algo[2] = a2, r.math[2] = m2;
+  return r;
+}
+
+}  // namespace
+
+TEST(Conv2dAlgorithms, TextRoundTrip) {
+  std::vector<ConvAlgoRecord> recs = {record({0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 3, 32, 32, 16, 3, 3, 3}, 1, 3, 0, 3, 1, 3),
+                                      record({0, 1, 0, 2, 2, 0, 0, 1, 1, 4, 2, 8, 9, 9, 8, 2, 1, 1}, 7, 1, -1, -1, 5, 2)};
+  std::string text = conv2d_algorithms_to_text(recs);
+  EXPECT_EQ(text, "0,3,1,1,1,1,1,1,1,1,8,3,32,32,16,3,3,3=1:3/0:3/1:3;0,1,0,2,2,0,0,1,1,4,2,8,9,9,8,2,1,1=7:1/-1:-1/5:2");
+  EXPECT_EQ(conv2d_algorithms_from_text(text), recs);
+  EXPECT_TRUE(conv2d_algorithms_from_text("").empty());
+  EXPECT_EQ(conv2d_algorithms_to_text({}), "");
+}
+
+TEST(Conv2dAlgorithms, MalformedTextThrows) {
+  for (const char* bad : {"1,2", "1,2=1:1/2:2", "1,2=1:1/2:2/3", "1,x=1:1/2:2/3:3", "=1:1/2:2/3:3", "1,2=1:1/2:2/3:3;",
+                          "1,2=1:1/2:2/3:3:4", "1,2=99999:1/2:2/3:3", "1,2=-2:1/2:2/3:3"}) {
+    EXPECT_THROW(conv2d_algorithms_from_text(bad), Error) << bad;
+  }
+  try {
+    conv2d_algorithms_from_text("1,2=1:1");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("'1,2=1:1'"), std::string::npos) << e.message();
+  }
+}
+
+TEST(Conv2dAlgorithms, StoreFindImportAndList) {
+  CleanRecord clean;
+  const std::vector<int64_t> a = {0, 3, 1, 5}, b = {0, 3, 1, 6};
+  int algo = -7, math = -7;
+  EXPECT_FALSE(detail::find_conv2d_algorithm(a, 0, algo, math));
+  detail::store_conv2d_algorithm(a, 2, 4, 1);
+  EXPECT_FALSE(detail::find_conv2d_algorithm(a, 0, algo, math));  // only direction 2 is known
+  ASSERT_TRUE(detail::find_conv2d_algorithm(a, 2, algo, math));
+  EXPECT_EQ(algo, 4);
+  EXPECT_EQ(math, 1);
+
+  // An import fills the directions it gives and keeps the others; new keys are added.
+  import_conv2d_algorithms({record(a, 1, 3, -1, -1, -1, -1), record(b, 0, 0, 1, 0, 2, 0)});
+  std::vector<ConvAlgoRecord> all = conv2d_algorithms();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], record(a, 1, 3, -1, -1, 4, 1));  // ordered by key
+  EXPECT_EQ(all[1], record(b, 0, 0, 1, 0, 2, 0));
+
+  // The list survives a trip through the text form and a clear, as a checkpoint would carry it.
+  std::string text = conv2d_algorithms_to_text(all);
+  clear_conv2d_algorithms();
+  EXPECT_TRUE(conv2d_algorithms().empty());
+  import_conv2d_algorithms(conv2d_algorithms_from_text(text));
+  EXPECT_EQ(conv2d_algorithms(), all);
+
+  EXPECT_THROW(detail::store_conv2d_algorithm(a, 3, 0, 0), Error);
+  EXPECT_THROW(detail::find_conv2d_algorithm(a, -1, algo, math), Error);
+  EXPECT_THROW(import_conv2d_algorithms({ConvAlgoRecord{}}), Error);  // no key
+}
