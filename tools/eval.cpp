@@ -44,6 +44,10 @@ int run(int argc, char** argv) {
   app.add_option("--train-limit", c.train_limit, "use only the first N training samples");
   app.add_option("--test-limit", c.test_limit, "use only the first N test samples");
   app.add_option("--seed", c.seed, "seed (the synthetic set)");
+  app.add_option("--tf32-conv", c.tf32_conv, "TF32 tensor cores in GPU convolutions (default on, as PyTorch)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--tf32-matmul", c.tf32_matmul, "TF32 tensor cores in GPU matrix products (default off, as PyTorch)")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--json", json, "print one JSON object instead of text");
   std::vector<std::string> args = rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc));
   std::reverse(args.begin(), args.end());
@@ -72,6 +76,8 @@ int run(int argc, char** argv) {
       if (n == "train-limit") c.train_limit = saved.train_limit;
       if (n == "test-limit") c.test_limit = saved.test_limit;
       if (n == "seed") c.seed = saved.seed;
+      if (n == "tf32-conv") c.tf32_conv = saved.tf32_conv;
+      if (n == "tf32-matmul") c.tf32_matmul = saved.tf32_matmul;
     }
     if (weights.empty()) weights = (std::filesystem::path(run_dir) / "model.safetensors").string();
   }
@@ -84,6 +90,7 @@ int run(int argc, char** argv) {
   DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU");
   DYBAT_CHECK(c.batch_size >= 1, "--batch-size must be at least 1");
   backend_settings().deterministic = true;
+  apply_backend_config(c);
 
   Dataset ds = load_run_dataset(c, device);
   int classes = resolve_classes(c, ds);
@@ -94,8 +101,9 @@ int run(int argc, char** argv) {
   model->to(device);
   Mode mode = c.eval_bn == "running" ? Mode::Eval : Mode::EvalBatchStats;
 
-  nlohmann::json out = {{"net", net}, {"dataset", ds.name}, {"weights", weights}, {"batch_size", c.batch_size},
-                        {"eval_bn", c.eval_bn}};
+  nlohmann::json out = {{"net", net},           {"dataset", ds.name},         {"weights", weights},
+                        {"batch_size", c.batch_size}, {"eval_bn", c.eval_bn},        {"tf32_conv", c.tf32_conv},
+                        {"tf32_matmul", c.tf32_matmul}};
   for (const char* name : {"train", "test"}) {
     if (split != "both" && split != name) continue;
     const Split& s = std::string(name) == "train" ? ds.train : ds.test;

@@ -104,6 +104,7 @@ int run(int argc, char** argv) {
               "--device cpu, or float32 on ", device.str());
   // Resumed runs must reproduce the uninterrupted trace: only deterministic GPU algorithms.
   backend_settings().deterministic = true;
+  apply_backend_config(cfg);
 
   Dataset ds = load_run_dataset(cfg, device);
   int classes = resolve_classes(cfg, ds);
@@ -139,7 +140,8 @@ int run(int argc, char** argv) {
                         {"parameters", model->parameter_count()},
                         {"deterministic", backend_settings().deterministic},
                         {"tf32_conv", backend_settings().tf32_conv},
-                        {"tf32_matmul", backend_settings().tf32_matmul}};
+                        {"tf32_matmul", backend_settings().tf32_matmul},
+                        {"conv_algo", conv_algo_search_name(backend_settings().conv_algo)}};
   if (resuming) {
     trainer.resume();
     config["created"] = saved_json.value("created", "");

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/settings.h"
 
 namespace dybat {
 
@@ -25,7 +26,8 @@ std::string key_of(std::string name) {
 #define DYBAT_CONFIG_FIELDS(X)                                                                                  \
   X(net) X(delta) X(dataset) X(data) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
-  X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds)
+  X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
+  X(conv_algo)
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -113,6 +115,17 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
       ->capture_default_str();
   app.add_option("--flush-seconds", c.flush_seconds, "refresh the shown loss this often (0: only at evaluations)")
       ->capture_default_str();
+  app.add_option("--tf32-conv", c.tf32_conv, "TF32 tensor cores in GPU convolutions (PyTorch's default: on)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--tf32-matmul", c.tf32_matmul, "TF32 tensor cores in GPU matrix products (PyTorch's default: off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--conv-algo", c.conv_algo,
+                 "cuDNN algorithm choice: heuristic (no timing, the same on every run) or measure (timed once per "
+                 "shape; recorded in the checkpoint)")
+      ->check(CLI::IsMember({"heuristic", "measure"}))
+      ->capture_default_str();
 
   std::vector<std::string> args = rewrite_single_dash(raw_args);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
@@ -174,6 +187,17 @@ void validate_config(const TrainConfig& c) {
   DYBAT_CHECK(c.eval_bn == "batch" || c.eval_bn == "running", "--eval-bn must be batch or running, got '", c.eval_bn,
               "'");
   DYBAT_CHECK(c.flush_seconds >= 0, "--flush-seconds must be >= 0");
+  for (auto [name, v] : {std::pair{"--tf32-conv", &c.tf32_conv}, std::pair{"--tf32-matmul", &c.tf32_matmul}})
+    DYBAT_CHECK(*v == "on" || *v == "off", name, " must be on or off, got '", *v, "'");
+  DYBAT_CHECK(c.conv_algo == "heuristic" || c.conv_algo == "measure", "--conv-algo must be heuristic or measure, got '",
+              c.conv_algo, "'");
+}
+
+void apply_backend_config(const TrainConfig& c) {
+  BackendSettings& b = backend_settings();
+  b.tf32_conv = c.tf32_conv == "on";
+  b.tf32_matmul = c.tf32_matmul == "on";
+  b.conv_algo = conv_algo_search_from_name(c.conv_algo.c_str());
 }
 
 }  // namespace dybat

@@ -43,6 +43,10 @@ struct TrainConfig {
   std::string dtype = "float32";   // float32, or float64 (CPU reference runs)
   std::string eval_bn = "batch";   // batch: batch statistics as the original; running: eval mode
   double flush_seconds = 30;       // also flush the trace (and the shown loss) this often; 0 = only at evaluations
+  // GPU math, as PyTorch's defaults: TF32 tensor cores in convolutions on, in matrix products off.
+  std::string tf32_conv = "on";    // on, off
+  std::string tf32_matmul = "off";  // on, off
+  std::string conv_algo = "heuristic";  // cuDNN algorithm choice: heuristic or measure (core/settings.h)
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);
@@ -73,5 +77,8 @@ TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli)
 
 // Checks ranges that do not need the data (delta, sizes, names); throws dybat::Error.
 void validate_config(const TrainConfig& c);
+
+// Sets the process-wide backend settings (core/settings.h) from the run's GPU math options.
+void apply_backend_config(const TrainConfig& c);
 
 }  // namespace dybat

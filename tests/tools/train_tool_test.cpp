@@ -64,6 +64,7 @@ TEST(TrainTool, HelpAndBadInput) {
       {"--net resnet18 --batch-size 16 --delta 0.01", "raise --delta"},
       {"--net resnet18 --bogus-flag", "bogus"},
       {"--net resnet18 --dtype float16", "dtype"},
+      {"--net resnet18 --tf32-conv maybe", "--tf32-conv"},
   };
   for (const Case& c : cases) {
     RunResult r = run_tool("train", base + " " + c.args + " --out " + dir + "/x");
@@ -88,6 +89,10 @@ TEST(TrainTool, ShortRunResumeAndEval) {
   EXPECT_EQ(trace.size(), 24u);
   for (const char* f : {"config.json", "metrics.csv", "metrics.jsonl", "model.safetensors", "state.safetensors"})
     EXPECT_TRUE(std::filesystem::exists(whole + "/" + f)) << f;
+  auto config = nlohmann::json::parse(dybat::read_file(whole + "/config.json"));
+  EXPECT_EQ(config["tf32_conv"], "on");
+  EXPECT_EQ(config["tf32_matmul"], "off");
+  EXPECT_EQ(config["resolved"]["tf32_conv"], true);
 
   // Two epochs, then resumed to three: the same trace as the uninterrupted run.
   ASSERT_EQ(run_tool("train", quick(cut, 2)).exit_code, 0);

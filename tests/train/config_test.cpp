@@ -3,6 +3,7 @@
 #include "train/config.h"
 
 #include "core/error.h"
+#include "core/settings.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -28,6 +29,9 @@ TEST(TrainCli, DefaultsAsTheIssue) {
   EXPECT_EQ(c.seed, 0u);
   EXPECT_EQ(c.dtype, "float32");
   EXPECT_EQ(c.eval_bn, "batch");
+  EXPECT_EQ(c.tf32_conv, "on");  // PyTorch's defaults
+  EXPECT_EQ(c.tf32_matmul, "off");
+  EXPECT_EQ(c.conv_algo, "heuristic");
   EXPECT_EQ(p.given, (std::vector<std::string>{"net"}));
 }
 
@@ -71,7 +75,8 @@ TEST(TrainCli, HelpAndErrors) {
     EXPECT_NE(e.text.find("-delta"), std::string::npos);
   }
   for (std::vector<std::string> bad :
-       {std::vector<std::string>{"--net"}, {"--delta", "abc"}, {"--bogus"}, {"--dtype", "float16"}, {"--eval-bn", "x"}}) {
+       {std::vector<std::string>{"--net"}, {"--delta", "abc"}, {"--bogus"}, {"--dtype", "float16"}, {"--eval-bn", "x"},
+        {"--tf32-conv", "yes"}, {"--tf32-matmul", "1"}, {"--conv-algo", "fastest"}}) {
     try {
       parse(bad);
       FAIL() << "accepted " << bad[0];
@@ -90,6 +95,37 @@ TEST(TrainConfig, JsonRoundTrip) {
   TrainConfig r = config_from_json(nlohmann::json::parse(j.dump()));
   EXPECT_EQ(config_to_json(r), j);
   EXPECT_THROW(config_from_json(nlohmann::json{{"delta", "half"}}), Error);
+}
+
+TEST(TrainConfig, GpuMathOptions) {
+  ParsedArgs p = parse({"--net", "resnet18", "--tf32-conv", "off", "--tf32-matmul", "on", "--conv-algo", "measure"});
+  EXPECT_EQ(p.config.tf32_conv, "off");
+  EXPECT_EQ(p.config.tf32_matmul, "on");
+  EXPECT_EQ(p.config.conv_algo, "measure");
+  nlohmann::json j = config_to_json(p.config);  // recorded in config.json
+  EXPECT_EQ(j["tf32_conv"], "off");
+  EXPECT_EQ(j["tf32_matmul"], "on");
+  EXPECT_EQ(j["conv_algo"], "measure");
+  // A config.json from before these options keeps PyTorch's defaults, which were the only behaviour.
+  TrainConfig old = config_from_json(nlohmann::json{{"net", "resnet18"}});
+  EXPECT_EQ(old.tf32_conv, "on");
+  EXPECT_EQ(old.tf32_matmul, "off");
+
+  BackendSettings saved = backend_settings();
+  apply_backend_config(p.config);
+  EXPECT_FALSE(backend_settings().tf32_conv);
+  EXPECT_TRUE(backend_settings().tf32_matmul);
+  EXPECT_EQ(backend_settings().conv_algo, ConvAlgoSearch::Measure);
+  apply_backend_config(parse({"--net", "resnet18"}).config);
+  EXPECT_TRUE(backend_settings().tf32_conv);
+  EXPECT_FALSE(backend_settings().tf32_matmul);
+  EXPECT_EQ(backend_settings().conv_algo, ConvAlgoSearch::Heuristic);
+  backend_settings() = saved;
+
+  // A resumed run keeps its math: another TF32 setting is refused.
+  TrainConfig run = parse({"--net", "resnet18"}).config;
+  EXPECT_THROW(merge_resume_config(run, parse({"--resume", "r", "--tf32-conv", "off"})), Error);
+  EXPECT_NO_THROW(merge_resume_config(run, parse({"--resume", "r", "--tf32-matmul", "off"})));
 }
 
 TEST(TrainConfig, ResumeTakesSavedSettings) {
@@ -124,4 +160,7 @@ TEST(TrainConfig, Validation) {
   bad([](TrainConfig& c) { c.lr = -1; });
   bad([](TrainConfig& c) { c.momentum = 1; });
   bad([](TrainConfig& c) { c.zeta = -2; });
+  bad([](TrainConfig& c) { c.tf32_conv = "maybe"; });
+  bad([](TrainConfig& c) { c.tf32_matmul = ""; });
+  bad([](TrainConfig& c) { c.conv_algo = "fast"; });
 }
