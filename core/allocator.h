@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/device.h"
+#include "core/error.h"
 
 namespace dybat {
 
@@ -34,6 +35,16 @@ class Allocator {
   // Releases every cached block to the system.
   virtual void empty_cache() = 0;
   virtual Device device() const = 0;
+
+  // Private pools for CUDA graphs (the rules are in core/block_cache.h): between begin_pool and
+  // end_pool, allocations on the device's stream come from (and return to) `pool`; with
+  // `capturing`, one that would need new memory from the system throws. The CPU allocator has none.
+  virtual uint64_t create_pool() { DYBAT_FAIL("private memory pools exist only on CUDA devices, not on ", device().str()); }
+  virtual void begin_pool(uint64_t pool, bool capturing) {
+    DYBAT_FAIL("private memory pools exist only on CUDA devices, not on ", device().str());
+  }
+  virtual void end_pool() {}
+  virtual void release_pool(uint64_t pool) {}
 };
 
 Allocator& cpu_allocator();
