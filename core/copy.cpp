@@ -1,6 +1,8 @@
 // Device dispatch for copies, fills and accumulation (see copy.h).
 #include "core/copy.h"
 
+#include "core/capture.h"
+
 #if defined(DYBAT_CUDA)
 #include <cuda_runtime.h>
 
@@ -17,6 +19,7 @@ TransferCounters& transfer_counters() {
 
 void synchronize(Device device) {
   if (device.is_cpu()) return;
+  capture_check("synchronising with a device");
 #if defined(DYBAT_CUDA)
   ++transfer_counters().syncs;
   DYBAT_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device.index)));
@@ -82,11 +85,13 @@ namespace cuda {
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
   // From pageable host memory the runtime waits for the stream before the copy and returns once
   // the source has been staged, so the caller may free it at once; that wait counts as a sync.
+  capture_check("copying from the host to a device");
   ++transfer_counters().host_to_device;
   ++transfer_counters().syncs;
   DYBAT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream(device)));
 }
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int device) {
+  capture_check("copying from a device to the host");
   ++transfer_counters().device_to_host;
   ++transfer_counters().syncs;
   DYBAT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream(device)));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/capture.h"
 #include "core/copy.h"
 #include "core/strided.h"
 
@@ -88,7 +89,18 @@ Device Device::parse(const std::string& text) {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   allocator_ = &allocator_for(device);
+  if (!capture_active()) {
+    data_ = allocator_->allocate(nbytes);
+    return;
+  }
+  // In a capture scope, memory must come from the allocator's cache (core/capture.h).
+  const uint64_t before = allocator_->stats().system_allocs;
   data_ = allocator_->allocate(nbytes);
+  if (allocator_->stats().system_allocs != before) {
+    allocator_->deallocate(data_, nbytes);
+    allocator_ = nullptr;
+    capture_check(detail::cat("allocating ", nbytes, " bytes of new memory on ", device.str()).c_str());
+  }
 }
 
 Storage::Storage(void* data, size_t nbytes, Device device, std::shared_ptr<void> keep_alive)
@@ -420,6 +432,7 @@ Tensor& Tensor::fill_(double value) {
 
 double Tensor::item() const {
   DYBAT_CHECK(numel() == 1, "item: tensor of shape ", shape_str(shape()), " has ", numel(), " elements, expected 1");
+  capture_check("reading a tensor value on the host (item)");
   Tensor h = to(DType::Float64).to(Device::cpu());
   ++transfer_counters().host_reads;
   return *h.data<double>();
@@ -427,6 +440,7 @@ double Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  capture_check("reading tensor values on the host (to_vector)");
   Tensor h = to(dtype_of<T>::value).to(Device::cpu()).contiguous();
   ++transfer_counters().host_reads;
   const T* p = h.data<T>();
