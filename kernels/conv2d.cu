@@ -27,6 +27,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/capture.h"
 #include "core/copy.h"
 #include "core/dispatch.h"
 #include "core/settings.h"
@@ -264,6 +265,9 @@ void choose_algorithm(ConvPlan& plan, Direction d, cudnnHandle_t h, const Tensor
   const bool measure = backend_settings().conv_algo == ConvAlgoSearch::Measure;
   MeasureBuffers mb;
   if (measure) {
+    // Timing runs kernels and waits for them: never inside a CUDA-graph capture (a step is
+    // captured after a warm-up, so every geometry has its algorithms by then).
+    capture_check("measuring cuDNN convolution algorithms");
     mb = measure_buffers(plan, d, h, x, w, y);
     ++transfer_counters().syncs;  // cudnnFind*Ex returns once the timed kernels have run
   }

@@ -2,6 +2,7 @@
 #include "kernels/dropout.h"
 
 #include "core/autograd.h"
+#include "core/capture.h"
 #include "core/dispatch.h"
 
 namespace dybat {
@@ -38,6 +39,9 @@ class DropoutNode : public Node {
 Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   DYBAT_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
+  // The stream offset is drawn on the host and passed by value: a captured graph would replay the
+  // same mask every step, so dropout in training cannot be captured (none of the five nets uses it).
+  capture_check("drawing a dropout mask (its random offset comes from the host)");
   uint64_t offset = g.next_offset();
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());

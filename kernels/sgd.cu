@@ -6,11 +6,16 @@
 // search over the table's first-tile numbers. The table (pointers, sizes, first tiles) lives on the
 // device and is cached by the list of pointers: a training loop passes the same tensors every step,
 // so it is uploaded once and each later step is one launch with no host-to-device copy.
+// A table used inside a CUDA-graph capture is pinned: the graph reads it on every replay, so it is
+// never evicted (a capture that would need a new table fails at its upload, core/capture.h). The
+// learning rate may come from device memory (a pointer), so a captured step follows a schedule.
 #include <cstdint>
+#include <iterator>
 #include <list>
 #include <mutex>
 #include <vector>
 
+#include "core/capture.h"
 #include "core/copy.h"
 #include "core/dispatch.h"
 #include "kernels/cuda_launch.h"
@@ -31,8 +36,11 @@ struct SgdEntry {
   int64_t first_tile;  // tiles of earlier entries
 };
 
+// lr, when not null, replaces s.lr (the learning rate kept in device memory).
 template <class T>
-__global__ void sgd_multi_tensor_kernel(const SgdEntry* table, int count, int64_t total_tiles, SgdScalars<T> s) {
+__global__ void sgd_multi_tensor_kernel(const SgdEntry* table, int count, int64_t total_tiles, SgdScalars<T> s,
+                                        const double* lr) {
+  if (lr) s.lr = static_cast<T>(*lr);
   for (int64_t tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
     // The last entry whose first tile is <= tile (entries are non-empty, so it owns the tile).
     int lo = 0, hi = count - 1;
@@ -60,6 +68,7 @@ struct CachedTable {
   Tensor table;                // uint8 bytes on the device holding SgdEntry[count]
   int count = 0;
   int64_t total_tiles = 0;
+  bool pinned = false;  // read by a captured CUDA graph: never evicted
 };
 
 // A few tables, most recent first (a loop may alternate between parameter groups).
@@ -78,8 +87,10 @@ TableCache& table_cache() {
 
 }  // namespace
 
-void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
-                const SgdOptions& opt) {
+namespace {
+
+void sgd_launch(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+                const SgdOptions& opt, const double* lr) {
   int dev = params[0].device().index;
   bool use_buf = opt.momentum != 0.0;
 
@@ -116,11 +127,19 @@ void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
       copy_host_to_device(c.table.data_ptr(), host.data(), bytes, dev);  // stream-ordered, counted
       cache.entries.push_front(std::move(c));
       // An evicted table is returned to the stream-ordered allocator, so it is reused only after
-      // every kernel queued before now (including those that read it) has run.
-      if (cache.entries.size() > TableCache::kCapacity) cache.entries.pop_back();
+      // every kernel queued before now (including those that read it) has run. The oldest
+      // unpinned one goes.
+      if (cache.entries.size() > TableCache::kCapacity) {
+        for (auto victim = std::prev(cache.entries.end()); victim != cache.entries.begin(); --victim)
+          if (!victim->pinned) {
+            cache.entries.erase(victim);
+            break;
+          }
+      }
     } else if (it != cache.entries.begin()) {
       cache.entries.splice(cache.entries.begin(), cache.entries, it);
     }
+    if (capture_active()) cache.entries.front().pinned = true;
     table = static_cast<const SgdEntry*>(cache.entries.front().table.data_ptr());
   }
 
@@ -131,9 +150,21 @@ void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
     using T = DYBAT_SCALAR(tag);
     SgdScalars<T> s{static_cast<T>(opt.lr), static_cast<T>(opt.momentum), static_cast<T>(opt.weight_decay),
                     opt.nesterov, use_buf};
-    sgd_multi_tensor_kernel<T><<<grid, kBlock, 0, stream(dev)>>>(table, count, tiles, s);
+    sgd_multi_tensor_kernel<T><<<grid, kBlock, 0, stream(dev)>>>(table, count, tiles, s, lr);
     DYBAT_CUDA_LAUNCH_CHECK();
   });
+}
+
+}  // namespace
+
+void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+                const SgdOptions& opt) {
+  sgd_launch(params, grads, bufs, opt, nullptr);
+}
+
+void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+                const SgdOptions& opt, const Tensor& lr) {
+  sgd_launch(params, grads, bufs, opt, lr.data<double>());
 }
 
 }  // namespace dybat::cuda

@@ -32,6 +32,11 @@ struct SgdOptions {
 // in place (their data, outside autograd).
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
                 const SgdOptions& opt);
+// The same with the learning rate read from `lr`, a one-element float64 tensor on the parameters'
+// device (opt.lr is ignored): the CUDA kernel reads it from device memory, so a training step
+// captured once in a CUDA graph follows a learning-rate schedule the host writes there.
+void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+                const SgdOptions& opt, const Tensor& lr);
 
 namespace cpu {
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
@@ -40,6 +45,8 @@ void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
 namespace cuda {
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
                 const SgdOptions& opt);
+void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+                const SgdOptions& opt, const Tensor& lr);
 }
 
 }  // namespace dybat
