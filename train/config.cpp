@@ -27,7 +27,7 @@ std::string key_of(std::string name) {
   X(net) X(delta) X(dataset) X(data) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
-  X(conv_algo)
+  X(conv_algo) X(cuda_graph)
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -126,6 +126,11 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
                  "shape; recorded in the checkpoint)")
       ->check(CLI::IsMember({"heuristic", "measure"}))
       ->capture_default_str();
+  app.add_option("--cuda-graph", c.cuda_graph,
+                 "on a CUDA device, capture the training step and the evaluation batch in CUDA graphs and replay "
+                 "them (ignored on the CPU)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 
   std::vector<std::string> args = rewrite_single_dash(raw_args);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
@@ -158,6 +163,10 @@ TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli)
       c.flush_seconds = cli.config.flush_seconds;
       continue;
     }
+    if (name == "cuda-graph") {  // how steps are launched: the same kernels, the same results
+      c.cuda_graph = cli.config.cuda_graph;
+      continue;
+    }
     DYBAT_CHECK(!s.contains(key) || s[key] == g[key], "--resume: --", name, " ", g[key].dump(),
                 " differs from the run's setting ", s[key].dump(),
                 " (a resumed run takes every setting from its config.json; only --epochs may be raised)");
@@ -187,7 +196,8 @@ void validate_config(const TrainConfig& c) {
   DYBAT_CHECK(c.eval_bn == "batch" || c.eval_bn == "running", "--eval-bn must be batch or running, got '", c.eval_bn,
               "'");
   DYBAT_CHECK(c.flush_seconds >= 0, "--flush-seconds must be >= 0");
-  for (auto [name, v] : {std::pair{"--tf32-conv", &c.tf32_conv}, std::pair{"--tf32-matmul", &c.tf32_matmul}})
+  for (auto [name, v] : {std::pair{"--tf32-conv", &c.tf32_conv}, std::pair{"--tf32-matmul", &c.tf32_matmul},
+                         std::pair{"--cuda-graph", &c.cuda_graph}})
     DYBAT_CHECK(*v == "on" || *v == "off", name, " must be on or off, got '", *v, "'");
   DYBAT_CHECK(c.conv_algo == "heuristic" || c.conv_algo == "measure", "--conv-algo must be heuristic or measure, got '",
               c.conv_algo, "'");

@@ -47,6 +47,7 @@ struct TrainConfig {
   std::string tf32_conv = "on";    // on, off
   std::string tf32_matmul = "off";  // on, off
   std::string conv_algo = "heuristic";  // cuDNN algorithm choice: heuristic or measure (core/settings.h)
+  std::string cuda_graph = "on";   // on: a CUDA device runs each step as one captured graph (CPU: ignored)
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);

@@ -17,19 +17,36 @@ void Sgd::zero_grad() {
     if (p.grad().defined()) fill_into(p.grad(), 0.0);
 }
 
-void Sgd::step(double lr) {
+namespace {
+// The parameters that have a gradient, with their gradients and buffers.
+struct Updated {
   std::vector<Tensor> ps, gs, bs;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& g = params_[i].second.grad();
+};
+Updated with_grads(const NamedTensors& params, const std::vector<Tensor>& bufs) {
+  Updated u;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& g = params[i].second.grad();
     if (!g.defined()) continue;
-    ps.push_back(params_[i].second);
-    gs.push_back(g);
-    bs.push_back(bufs_[i]);
+    u.ps.push_back(params[i].second);
+    u.gs.push_back(g);
+    u.bs.push_back(bufs[i]);
   }
-  if (ps.empty()) return;
+  return u;
+}
+}  // namespace
+
+void Sgd::step(double lr) {
+  Updated u = with_grads(params_, bufs_);
+  if (u.ps.empty()) return;
   SgdOptions o = opt_;
   o.lr = lr;
-  sgd_update(ps, gs, bs, o);
+  sgd_update(u.ps, u.gs, u.bs, o);
+}
+
+void Sgd::step(const Tensor& lr) {
+  Updated u = with_grads(params_, bufs_);
+  if (u.ps.empty()) return;
+  sgd_update(u.ps, u.gs, u.bs, opt_, lr);
 }
 
 NamedTensors Sgd::buffers() const {

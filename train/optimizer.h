@@ -18,6 +18,9 @@ class Sgd {
   void zero_grad();
   // One update of every parameter that has a gradient, with learning rate `lr`.
   void step(double lr);
+  // The same with the rate read from `lr` (one float64 element on the parameters' device), which
+  // a captured CUDA graph reads afresh on every replay.
+  void step(const Tensor& lr);
   // Momentum buffers by parameter name, for checkpoints.
   NamedTensors buffers() const;
   void load_buffers(const NamedTensors& saved);  // names and shapes must match

@@ -41,9 +41,9 @@ SchedulePlan make_schedule(int64_t num_batches, double delta, int64_t epochs, in
 
 StepPlace step_place(const SchedulePlan& plan, int64_t step) {
   DYBAT_CHECK(step >= 0, "step_place: negative step ", step);
-  if (step < plan.num_batches) return {0, step};
-  int64_t s = step - plan.num_batches;
-  return {1 + s / plan.k, s % plan.k};
+  StepPlace at;
+  schedule_place(plan.num_batches, plan.k, step, at.pass, at.position);
+  return at;
 }
 
 void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
@@ -71,6 +71,54 @@ void select_top_k(const Tensor& score, int64_t k, const Tensor& order) {
   DYBAT_DISPATCH_DEVICE(score.device(), select_top_k, score, k, order);
 }
 
+namespace {
+void check_counters(const Tensor& counters, const Tensor& like, const char* op) {
+  DYBAT_CHECK(counters.dtype() == DType::Int64 && counters.numel() == 3 && counters.is_contiguous(), op,
+              ": counters must be contiguous int64 [3], got ", counters.str());
+  check_same_device(counters, like, op);
+}
+}  // namespace
+
+void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
+                         const Tensor& chosen) {
+  const char* op = "begin_schedule_step";
+  DYBAT_CHECK(score.dtype() == DType::Float32 && score.dim() == 1 && score.is_contiguous(), op,
+              ": score must be contiguous float32 [b]");
+  const int64_t b = score.numel();
+  DYBAT_CHECK(order.dtype() == DType::Int64 && order.is_contiguous() && order.numel() == b, op,
+              ": order must be contiguous int64 [", b, "]");
+  DYBAT_CHECK(k >= 1 && k <= b, op, ": k = ", k, " outside [1, ", b, "]");
+  DYBAT_CHECK(chosen.dtype() == DType::UInt8 && chosen.numel() == b && chosen.is_contiguous(), op,
+              ": chosen must be contiguous uint8 [", b, "]");
+  check_counters(counters, score, op);
+  check_same_device(score, order, op);
+  check_same_device(score, chosen, op);
+  DYBAT_DISPATCH_DEVICE(score.device(), begin_schedule_step, score, k, order, counters, chosen);
+}
+
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
+  const char* op = "record_step_loss";
+  DYBAT_CHECK(losses.dim() == 1 && losses.numel() > 0, op, ": losses must be [n], got ", losses.str());
+  DYBAT_CHECK(batch_id.dtype() == DType::Int64 && batch_id.numel() == 1, op, ": batch id must be one int64");
+  DYBAT_CHECK(score.dtype() == DType::Float32 && score.dim() == 1 && score.is_contiguous(), op,
+              ": score must be contiguous float32 [b]");
+  DYBAT_CHECK(trace_ids.dtype() == DType::Int64 && trace_loss.dtype() == DType::Float32 &&
+                  trace_ids.numel() == trace_loss.numel() && trace_ids.is_contiguous() && trace_loss.is_contiguous(),
+              op, ": the trace buffers must be contiguous int64 and float32 of one length");
+  DYBAT_CHECK(bad_step.dtype() == DType::Int64 && bad_step.numel() == 1, op, ": bad_step must be one int64");
+  check_counters(counters, losses, op);
+  for (const Tensor* t : {&batch_id, &score, &trace_ids, &trace_loss, &bad_step}) check_same_device(losses, *t, op);
+  DYBAT_DISPATCH_DEVICE(losses.device(), record_step_loss, losses.contiguous(), batch_id, counters, score, trace_ids,
+                        trace_loss, bad_step);
+}
+
+void advance_counter(const Tensor& counter) {
+  DYBAT_CHECK(counter.dtype() == DType::Int64 && counter.numel() == 1, "advance_counter: expected one int64, got ",
+              counter.str());
+  DYBAT_DISPATCH_DEVICE(counter.device(), advance_counter, counter);
+}
+
 // ---- SelectionState ------------------------------------------------------------------------------
 
 SelectionState::SelectionState(const SchedulePlan& plan, Device device, int64_t trace_capacity) : plan_(plan) {
@@ -81,23 +129,41 @@ SelectionState::SelectionState(const SchedulePlan& plan, Device device, int64_t 
   trace_ids_ = Tensor::zeros({trace_capacity}, DType::Int64, device);
   trace_loss_ = Tensor::zeros({trace_capacity}, DType::Float32, device);
   bad_step_ = Tensor::zeros({1}, DType::Int64, device);
+  counters_ = Tensor::zeros({3}, DType::Int64, device);
+  chosen_ = Tensor::zeros({b}, DType::UInt8, device);
+}
+
+void SelectionState::check_step(int64_t step) const {
+  DYBAT_CHECK(step == next_step_, "SelectionState: step ", step + 1, " out of order (expected step ", next_step_ + 1,
+              ")");
+  DYBAT_CHECK(pending_ < trace_ids_.numel(), "SelectionState: trace buffer full (", pending_,
+              " steps since the last flush)");
+}
+
+Tensor SelectionState::begin_step() {
+  begin_schedule_step(score_, plan_.k, order_, counters_, chosen_);
+  return counters_.slice(2, 3);
+}
+
+void SelectionState::record(const Tensor& losses, const Tensor& batch_id) {
+  record_step_loss(losses, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
+}
+
+void SelectionState::step_done() {
+  if (pending_ == 0) first_step_ = next_step_ + 1;
+  ++pending_;
+  ++next_step_;
 }
 
 Tensor SelectionState::begin_step(int64_t step) {
-  StepPlace at = step_place(plan_, step);
-  if (at.pass > 0 && at.starts_pass() && plan_.k < plan_.num_batches) select_top_k(score_, plan_.k, order_);
-  return order_.slice(at.position, at.position + 1);
+  check_step(step);
+  return begin_step();
 }
 
 void SelectionState::record(const Tensor& losses, const Tensor& batch_id, int64_t step) {
-  DYBAT_CHECK(pending_ < trace_ids_.numel(), "SelectionState: trace buffer full (", pending_,
-              " steps since the last flush)");
-  DYBAT_CHECK(step == next_step_, "SelectionState: step ", step + 1, " recorded out of order (expected step ",
-              next_step_ + 1, ")");
-  if (pending_ == 0) first_step_ = step + 1;
-  record_batch_loss(losses, batch_id, step + 1, score_, trace_ids_, trace_loss_, pending_, bad_step_);
-  ++pending_;
-  ++next_step_;
+  check_step(step);
+  record(losses, batch_id);
+  step_done();
 }
 
 SelectionState::Flush SelectionState::flush() {
@@ -107,6 +173,7 @@ SelectionState::Flush SelectionState::flush() {
     std::vector<int64_t> ids = trace_ids_.slice(0, pending_).to_vector<int64_t>();
     std::vector<float> loss = trace_loss_.slice(0, pending_).to_vector<float>();
     for (int64_t i = 0; i < pending_; ++i) f.rows.push_back({first_step_ + i, ids[i], loss[i]});
+    counters_.slice(1, 2).zero_();  // the device's next trace slot (a fill, no copy)
   }
   pending_ = 0;
   return f;
@@ -118,6 +185,7 @@ void SelectionState::restore(const Tensor& score, const Tensor& order, int64_t n
               " do not match this run's ", plan_.num_batches, " batches");
   score_.copy_(score);
   order_.copy_(order);
+  counters_.copy_(Tensor::from_vector<int64_t>({next_step, 0, 0}, {3}));
   pending_ = 0;
   next_step_ = next_step;
 }

@@ -4,7 +4,8 @@
 // The plan is host arithmetic: b batches, k = int(delta * b) (in double) per selection pass, a
 // budget of min(E * b, b + zeta * k) steps. Step s (0-based) is in the warm-up pass (pass 0,
 // position s) while s < b, then in selection pass 1 + (s - b) / k at position (s - b) % k. So the
-// host always knows the pass and the position; only the batch ids are on the device:
+// host always knows the pass and the position; only the batch ids are on the device. The device
+// keeps its own copy of the step too, so that one CUDA graph of the step serves every step:
 //   - order [b] int64: the current pass's ids; the warm-up visits 0..b-1, and at the first step of
 //     each selection pass select_top_k writes the k highest-scoring ids (ties to the lower id) into
 //     order[0..k) in ascending id order. A step's batch id is the one-element view order[pos].
@@ -13,6 +14,10 @@
 //     to the trace buffer, which the host copies out once per flush, not per step.
 //   - bad_step [1] int64: the first step (from 1) whose loss was not finite, 0 if none; read at
 //     each flush.
+//   - counters [3] int64: the step about to run (from 0), the next trace slot, and the step's
+//     batch id. begin_schedule_step derives the place from counters[0] (selecting at the start of
+//     a pass) and writes the id; record_step_loss reads the step and slot there and advances both.
+//     The host counts the same steps (it knows how many it queued) but never reads these.
 // With k = b (delta = 1) every pass visits 0..b-1: standard training, without a selection kernel.
 #pragma once
 
@@ -48,6 +53,17 @@ struct StepPlace {
 };
 StepPlace step_place(const SchedulePlan& plan, int64_t step);  // step counts from 0
 
+// The same arithmetic for the device: b batches, k per selection pass, step from 0.
+DYBAT_HD void schedule_place(int64_t b, int64_t k, int64_t step, int64_t& pass, int64_t& position) {
+  if (step < b) {
+    pass = 0;
+    position = step;
+    return;
+  }
+  pass = 1 + (step - b) / k;
+  position = (step - b) % k;
+}
+
 // Kernel level.
 // score[id] = trace_loss[slot] = float32(mean(losses)), trace_ids[slot] = id, where id = batch_id[0]
 // (read on the device); when the mean is not finite and bad_step[0] == 0, bad_step[0] = step.
@@ -56,16 +72,37 @@ void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t ste
 // order[0..k) = the k ids with the highest score, ascending; ties go to the lower id, and a NaN
 // score counts as the highest (so exactly k ids are chosen whatever the scores).
 void select_top_k(const Tensor& score, int64_t k, const Tensor& order);
+// With the step in device memory (counters as above, b = score.numel()): at the first step of a
+// selection pass (pass > 0, position 0, k < b) order[0..k) = select_top_k(score, k); then
+// counters[2] = order[position]. chosen: uint8 [b] scratch.
+void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
+                         const Tensor& chosen);
+// record_batch_loss with step = counters[0] + 1 and slot = counters[1] read on the device (a slot
+// outside the trace buffer writes no trace row), then counters[0] and counters[1] advance by one.
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
+// counter[0] += 1 on the device (one int64 element): a cursor a captured graph advances.
+void advance_counter(const Tensor& counter);
 
 namespace cpu {
 void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
                        const Tensor& trace_ids, const Tensor& trace_loss, int64_t slot, const Tensor& bad_step);
 void select_top_k(const Tensor& score, int64_t k, const Tensor& order);
+void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
+                         const Tensor& chosen);
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
+void advance_counter(const Tensor& counter);
 }  // namespace cpu
 namespace cuda {
 void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
                        const Tensor& trace_ids, const Tensor& trace_loss, int64_t slot, const Tensor& bad_step);
 void select_top_k(const Tensor& score, int64_t k, const Tensor& order);
+void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
+                         const Tensor& chosen);
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
+void advance_counter(const Tensor& counter);
 }  // namespace cuda
 
 // True when score a of batch i ranks before score b of batch j (higher first, NaN highest, ties
@@ -89,11 +126,23 @@ class SelectionState {
   // trace_capacity: the most steps between two flushes.
   SelectionState(const SchedulePlan& plan, Device device, int64_t trace_capacity);
 
-  // Prepares step `step` (from 0): at the first step of a selection pass, selects the batches.
-  // Returns the one-element device tensor holding the step's batch id. No host read.
+  // A step in three parts, so that the device work can be captured once into a CUDA graph:
+  //   check_step(step)  host: throws unless `step` (from 0) is the next one and the trace has room;
+  //   begin_step()      device: selects at the start of a pass, returns the one-element tensor that
+  //                     holds the step's batch id (always the same tensor);
+  //   record(losses, id) device: the step's per-sample losses into score, trace and bad_step;
+  //   step_done()       host: counts the step (call once per step, however its work was queued).
+  // None of them reads the device.
+  void check_step(int64_t step) const;
+  Tensor begin_step();
+  void record(const Tensor& losses, const Tensor& batch_id);
+  void step_done();
+  // The same for a loop without graphs: begin_step(step) = check_step + begin_step, and
+  // record(losses, id, step) = record + step_done.
   Tensor begin_step(int64_t step);
-  // Records the step's per-sample losses (after its forward). No host read.
   void record(const Tensor& losses, const Tensor& batch_id, int64_t step);
+  // The step (from 0) the device is at: between begin_step() and record(), the running step.
+  Tensor step_counter() const { return counters_.slice(0, 1); }
 
   struct Flush {
     std::vector<TraceRow> rows;  // steps recorded since the last flush
@@ -113,6 +162,8 @@ class SelectionState {
  private:
   SchedulePlan plan_;
   Tensor score_, order_, trace_ids_, trace_loss_, bad_step_;
+  Tensor counters_;  // int64 [3]: step about to run (from 0), trace slot, batch id
+  Tensor chosen_;    // uint8 [b]: selection scratch
   int64_t first_step_ = 0;  // step (from 1) of the first pending row
   int64_t pending_ = 0;
   int64_t next_step_ = 0;   // the step (from 0) record() expects next

@@ -1,5 +1,6 @@
-// CPU twins of the schedule kernels: the batch loss in double in sample order, and the top-k
-// selection by a sort under the same total order the CUDA kernel ranks by.
+// CPU twins of the schedule kernels: the batch loss in double in sample order, the top-k
+// selection by a sort under the same total order the CUDA kernel ranks by, and the versions that
+// keep the step in (host) memory as the CUDA ones keep it in device memory.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -40,5 +41,28 @@ void select_top_k(const Tensor& score, int64_t k, const Tensor& order) {
   std::sort(ids.begin(), ids.begin() + k);
   std::copy(ids.begin(), ids.begin() + k, order.data<int64_t>());
 }
+
+void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
+                         const Tensor& chosen) {
+  int64_t* c = counters.data<int64_t>();
+  const int64_t b = score.numel();
+  int64_t pass = 0, pos = 0;
+  schedule_place(b, k, c[0], pass, pos);
+  if (pass > 0 && pos == 0 && k < b) cpu::select_top_k(score, k, order);
+  c[2] = order.data<int64_t>()[pos];
+}
+
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
+  int64_t* c = counters.data<int64_t>();
+  const int64_t slot = c[1];
+  DYBAT_CHECK(slot >= 0 && slot < trace_ids.numel(), "record_step_loss: trace slot ", slot, " outside the buffer of ",
+              trace_ids.numel());
+  cpu::record_batch_loss(losses, batch_id, c[0] + 1, score, trace_ids, trace_loss, slot, bad_step);
+  c[0] += 1;
+  c[1] += 1;
+}
+
+void advance_counter(const Tensor& counter) { counter.data<int64_t>()[0] += 1; }
 
 }  // namespace dybat::cpu

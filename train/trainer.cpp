@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/autograd.h"
+#include "core/cuda_graph.h"
 #include "core/settings.h"
 #include "kernels/conv2d.h"
 #include "kernels/loss.h"
@@ -35,24 +36,51 @@ std::string backend_text() {
 
 }  // namespace
 
-SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype) {
-  ModeGuard guard(net, mode);
-  NoGradGuard no_grad;
-  int64_t nb = src.num_batches();
-  DYBAT_CHECK(nb >= 1, "evaluation: the split has ", src.num_samples(), " samples, fewer than one batch of ",
-              src.batch_size());
-  Tensor ids = batch_ids(nb, src.device());
-  Tensor x = Tensor::empty(src.input_shape(), src.input_dtype(), src.device());
-  Tensor y = Tensor::empty({src.batch_size()}, DType::Int64, src.device());
-  std::unique_ptr<MetricsAccumulator> acc;
-  for (int64_t i = 0; i < nb; ++i) {
-    src.gather(ids.slice(i, i + 1), x, y);
-    Tensor logits = net(x.dtype() == dtype ? x : x.to(dtype));
-    Tensor losses = cross_entropy(logits, y);
-    if (!acc) acc = std::make_unique<MetricsAccumulator>(src.device(), logits.size(1));
-    acc->add(logits, y, losses);
+// One split's evaluation, kept across evaluations: the input buffers, the batch cursor (device
+// memory, advanced by the batch's own work) and the batch's graph. A batch gathers batch
+// cursor[0], runs the net and adds its metrics on the device, so the same captured work serves
+// every batch of every evaluation; the host reads only the sums at the end.
+class SplitEvaluator {
+ public:
+  SplitEvaluator(const BatchSource& src, DType dtype, GraphedStep::Mode mode, const std::string& name)
+      : src_(src),
+        dtype_(dtype),
+        cursor_(Tensor::zeros({1}, DType::Int64, src.device())),
+        x_(Tensor::empty(src.input_shape(), src.input_dtype(), src.device())),
+        y_(Tensor::empty({src.batch_size()}, DType::Int64, src.device())),
+        batch_(src.device(), mode, "an evaluation batch of " + name) {}
+
+  SplitMetrics run(Module& net, Mode mode) {
+    ModeGuard guard(net, mode);
+    NoGradGuard no_grad;
+    const int64_t nb = src_.num_batches();
+    DYBAT_CHECK(nb >= 1, "evaluation: the split has ", src_.num_samples(), " samples, fewer than one batch of ",
+                src_.batch_size());
+    cursor_.zero_();
+    if (acc_) acc_->reset();
+    for (int64_t i = 0; i < nb; ++i) batch_.run([&] { one_batch(net); });
+    return acc_->result();
   }
-  return acc->result();
+
+ private:
+  void one_batch(Module& net) {
+    src_.gather(cursor_, x_, y_);
+    Tensor logits = net(x_.dtype() == dtype_ ? x_ : x_.to(dtype_));
+    Tensor losses = cross_entropy(logits, y_);
+    if (!acc_) acc_ = std::make_unique<MetricsAccumulator>(src_.device(), logits.size(1));  // first batch only
+    acc_->add(logits, y_, losses);
+    advance_counter(cursor_);
+  }
+
+  const BatchSource& src_;
+  DType dtype_;
+  Tensor cursor_, x_, y_;
+  std::unique_ptr<MetricsAccumulator> acc_;
+  GraphedStep batch_;
+};
+
+SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype) {
+  return SplitEvaluator(src, dtype, GraphedStep::Mode::Eager, "the split").run(net, mode);
 }
 
 struct Trainer::Impl {
@@ -70,6 +98,12 @@ struct Trainer::Impl {
   LrSchedule lr;
   Mode eval_mode;
   Tensor x, y, dmean;
+  // The learning rate in device memory: lr_now, filled once for the constant schedule, or picked
+  // from lr_table (one rate per step) by the step counter inside each step.
+  Tensor lr_table, lr_now;
+  bool audit = false;
+  std::unique_ptr<GraphedStep> step_runner;
+  std::unique_ptr<SplitEvaluator> train_eval, test_eval;
   int64_t step = 0;
   double elapsed_offset = 0;  // seconds spent before this process (from the checkpoint)
   int64_t checkpoint_step = 0;
@@ -99,6 +133,21 @@ struct Trainer::Impl {
     y = Tensor::empty({train.batch_size()}, DType::Int64, device);
     // The gradient of the batch mean with respect to each per-sample loss.
     dmean = Tensor::full({train.batch_size()}, 1.0 / static_cast<double>(train.batch_size()), dtype, device);
+    if (lr.kind == "constant") {
+      lr_now = Tensor::full({1}, lr.base, DType::Float64, device);
+    } else {
+      std::vector<double> rates(static_cast<size_t>(plan.total_steps));
+      for (int64_t s = 0; s < plan.total_steps; ++s) rates[static_cast<size_t>(s)] = lr.at(s);
+      lr_table = Tensor::from_vector(rates, {plan.total_steps}).to(device);
+      lr_now = Tensor::zeros({1}, DType::Float64, device);
+    }
+  }
+
+  // How steps run: one CUDA graph per step on a CUDA device (unless --cuda-graph off); plain calls
+  // elsewhere, audited for capture safety when asked (set_capture_audit).
+  GraphedStep::Mode step_mode() const {
+    if (device.is_cuda() && cfg.cuda_graph == "on") return GraphedStep::Mode::Graph;
+    return audit ? GraphedStep::Mode::Audit : GraphedStep::Mode::Eager;
   }
 
   static SchedulePlan make_plan(const TrainConfig& c, const BatchSource& tr, const BatchSource& te) {
@@ -109,16 +158,32 @@ struct Trainer::Impl {
     return make_schedule(tr.num_batches(), c.delta, c.epochs, c.zeta);
   }
 
-  void train_step() {
-    Tensor id = sel.begin_step(step);
+  // The device work of one step: everything it needs that changes from step to step (the step
+  // counter, the batch id, the learning rate) is in device memory, so a capture of it replays as
+  // any step (core/cuda_graph.h).
+  void step_work() {
+    Tensor id = sel.begin_step();
+    if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
     train.gather(id, x, y);
     Tensor logits = net(x.dtype() == dtype ? x : x.to(dtype));
     Tensor losses = cross_entropy(logits, y);
-    sel.record(losses.detach(), id, step);
+    sel.record(losses.detach(), id);
     sgd.zero_grad();
     losses.backward(dmean);
-    sgd.step(lr.at(step));
+    sgd.step(lr_now);
+  }
+
+  void train_step() {
+    if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(), "the training step");
+    sel.check_step(step);
+    step_runner->run([this] { step_work(); });
+    sel.step_done();
     ++step;
+  }
+
+  SplitMetrics evaluate_split(std::unique_ptr<SplitEvaluator>& ev, const BatchSource& src, const char* name) {
+    if (!ev) ev = std::make_unique<SplitEvaluator>(src, dtype, step_mode(), name);
+    return ev->run(net, eval_mode);
   }
 
   void save(double elapsed) {
@@ -195,8 +260,8 @@ struct Trainer::Impl {
         MetricsRow row;
         row.step = step;
         row.epoch = static_cast<double>(step) / static_cast<double>(plan.num_batches);
-        row.train = evaluate(net, train, eval_mode, dtype);
-        row.test = evaluate(net, test, eval_mode, dtype);
+        row.train = evaluate_split(train_eval, train, "the training split");
+        row.test = evaluate_split(test_eval, test, "the test split");
         row.img_per_s = interval_train > 0 ? static_cast<double>(interval_steps * train.batch_size()) / interval_train
                                            : 0;
         row.elapsed_s = elapsed_offset + seconds_since(t_start);
@@ -253,6 +318,11 @@ const SchedulePlan& Trainer::plan() const { return impl_->plan; }
 int64_t Trainer::step() const { return impl_->step; }
 int64_t Trainer::eval_every() const { return impl_->eval_every; }
 Sgd& Trainer::optimizer() { return impl_->sgd; }
+void Trainer::set_capture_audit(bool on) {
+  DYBAT_CHECK(!impl_->step_runner, "set_capture_audit: call it before the run starts");
+  impl_->audit = on;
+}
+bool Trainer::uses_cuda_graphs() const { return impl_->step_mode() == GraphedStep::Mode::Graph; }
 SelectionState& Trainer::selection() { return impl_->sel; }
 
 }  // namespace dybat

@@ -8,6 +8,15 @@
 // the trace buffer and the non-finite flag at each flush (every evaluation, and every
 // flush_seconds if set) and the metric sums at each evaluation.
 //
+// CUDA graphs (config cuda_graph "on", CUDA devices only): the step's device work is captured once,
+// after two plain steps, and replayed for every later step; an evaluation batch likewise, per
+// split. This works because nothing the work reads from the host changes between steps: the step
+// counter, the batch id, the trace slot and the learning rate live in device memory and the
+// step's own kernels advance them; buffers (inputs, gradients, momentum, scores) keep their
+// addresses; the host keeps its own count of the steps for its bookkeeping (see
+// core/cuda_graph.h for what else a captured step must not do). The CPU runs the same code
+// without graphs; set_capture_audit makes it check the capture rules there.
+//
 // A non-finite loss ends the run at the next flush with status NonFinite; the last checkpoint
 // (written at the previous evaluation) is left as it was.
 #pragma once
@@ -76,6 +85,10 @@ class Trainer {
   int64_t eval_every() const;
   Sgd& optimizer();
   SelectionState& selection();
+  // CPU (or graphs off): run the steps and evaluation batches after their warm-up inside a
+  // CaptureScope, so a host read or a new allocation in them throws. Call before run().
+  void set_capture_audit(bool on);
+  bool uses_cuda_graphs() const;
 
  private:
   struct Impl;

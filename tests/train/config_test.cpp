@@ -128,6 +128,17 @@ TEST(TrainConfig, GpuMathOptions) {
   EXPECT_NO_THROW(merge_resume_config(run, parse({"--resume", "r", "--tf32-matmul", "off"})));
 }
 
+TEST(TrainConfig, CudaGraphOption) {
+  EXPECT_EQ(parse({"--net", "resnet18"}).config.cuda_graph, "on");
+  TrainConfig off = parse({"--net", "resnet18", "--cuda-graph", "off"}).config;
+  EXPECT_EQ(off.cuda_graph, "off");
+  EXPECT_EQ(config_to_json(off)["cuda_graph"], "off");
+  EXPECT_THROW(parse({"--net", "resnet18", "--cuda-graph", "maybe"}), CliExit);
+  // Graphs replay the same kernels with the same arguments: a resumed run may switch them.
+  TrainConfig m = merge_resume_config(parse({"--net", "resnet18"}).config, parse({"--resume", "r", "--cuda-graph", "off"}));
+  EXPECT_EQ(m.cuda_graph, "off");
+}
+
 TEST(TrainConfig, ResumeTakesSavedSettings) {
   TrainConfig saved = parse({"--net", "resnet18", "--delta", "0.5", "--epochs", "10"}).config;
   // Nothing but --resume: every setting comes from the saved run.

@@ -168,6 +168,52 @@ TEST(Schedule, StateStepsDoNoHostReads) {
   EXPECT_THROW(st.record(l, st.begin_step(7), 7), Error);  // out of order
 }
 
+TEST(Schedule, TheDeviceKeepsItsOwnStepCount) {
+  // What a replayed graph relies on: the step, the trace slot and the batch id live in device
+  // memory and the step's own kernels advance them; the host only counts.
+  SchedulePlan plan = make_schedule(6, 0.5, 3);  // k = 3
+  SelectionState st(plan, Device::cpu(), 6);
+  Tensor l = Tensor::from_vector<float>({1, 2}, {2});
+  std::vector<int64_t> ids;
+  for (int64_t s = 0; s < 9; ++s) {
+    st.check_step(s);
+    Tensor id = st.begin_step();  // no step number given
+    EXPECT_EQ(static_cast<int64_t>(st.step_counter().item()), s);
+    ids.push_back(static_cast<int64_t>(id.item()));
+    st.record(Tensor::from_vector<float>({static_cast<float>(s % 4), 1.0f}, {2}), id);
+    EXPECT_EQ(static_cast<int64_t>(st.step_counter().item()), s + 1);
+    st.step_done();
+    if (st.pending() == 6) {
+      auto f = st.flush();
+      EXPECT_EQ(f.rows.front().step, 1);
+      EXPECT_EQ(f.rows.back().step, 6);
+    }
+  }
+  // Warm-up 0..5, then the 3 highest of the scores (0, 1, 2, 3, 0, 1) / 2 + 0.5: ids 1, 2, 3.
+  EXPECT_EQ(ids, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 1, 2, 3}));
+  auto f = st.flush();  // the slot restarted at 0 after the first flush
+  ASSERT_EQ(f.rows.size(), 3u);
+  EXPECT_EQ(f.rows[0].step, 7);
+  EXPECT_EQ(f.rows[0].batch_id, 1);
+
+  // A restore puts the device's count where the checkpoint was.
+  SelectionState r(plan, Device::cpu(), 6);
+  r.restore(st.score(), st.order(), 7);
+  EXPECT_EQ(static_cast<int64_t>(r.step_counter().item()), 7);
+  EXPECT_THROW(r.check_step(6), Error);
+  EXPECT_EQ(static_cast<int64_t>(r.begin_step(7).item()), 2);  // position 1 of the pass 1, 2, 3
+  r.record(l, r.begin_step(7), 7);
+  EXPECT_EQ(r.flush().rows.at(0).step, 8);
+}
+
+TEST(Schedule, AdvanceCounter) {
+  Tensor c = Tensor::zeros({1}, DType::Int64);
+  for (int i = 0; i < 3; ++i) advance_counter(c);
+  EXPECT_EQ(c.item(), 3.0);
+  EXPECT_THROW(advance_counter(Tensor::zeros({2}, DType::Int64)), Error);
+  EXPECT_THROW(advance_counter(Tensor::zeros({1})), Error);
+}
+
 TEST(Schedule, TraceBufferOverflowIsAnError) {
   SelectionState st(make_schedule(6, 0.5, 4), Device::cpu(), 2);
   Tensor l = Tensor::from_vector<float>({1}, {1});

@@ -307,6 +307,127 @@ TEST(Trainer, StepLoopReadsNothingBack) {
   EXPECT_EQ(checked, 47 - 3);
 }
 
+// A net whose forward reads a value on the host: fine in a plain loop, not in a captured step.
+class HostReadingNet : public TinyNet {
+ public:
+  using TinyNet::TinyNet;
+  Tensor forward(const Tensor& x) override {
+    if (is_training()) seen += x.slice(0, 1).flatten(0).slice(0, 1).item();
+    return TinyNet::forward(x);
+  }
+  double seen = 0;
+};
+
+TEST(Trainer, CaptureAuditProvesStepsAndEvaluationsCaptureSafe) {
+  // Steps and evaluation batches after their warm-up run inside a CaptureScope: any host read or
+  // new allocation there throws. A whole DyBAT run with a cosine schedule (the learning rate picked
+  // by the step counter on the device) completes, with the trace of a plain run.
+  std::string plain = test::temp_dir("audit_plain"), audited = test::temp_dir("audit_on");
+  TrainConfig c = config(0.5, 4);
+  c.lr_schedule = "cosine";
+  run_to(plain, c);
+  {
+    Problem pb;
+    TinyNet net(kDim, 16, kClasses, c.seed);
+    RunLog log(audited);
+    log.start(config_to_json(c));
+    Trainer t(c, net, *pb.train, *pb.test, Device::cpu(), DType::Float32, &log);
+    t.set_capture_audit(true);
+    EXPECT_FALSE(t.uses_cuda_graphs());
+    EXPECT_EQ(t.run().status, TrainStatus::Completed);
+    EXPECT_THROW(t.set_capture_audit(false), Error);  // too late
+  }
+  EXPECT_EQ(read_file(audited + "/trace.csv"), read_file(plain + "/trace.csv"));
+  EXPECT_EQ(without_timing(read_file(audited + "/metrics.csv")), without_timing(read_file(plain + "/metrics.csv")));
+  EXPECT_EQ(read_file(audited + "/model.safetensors"), read_file(plain + "/model.safetensors"));
+  std::filesystem::remove_all(plain);
+  std::filesystem::remove_all(audited);
+
+  // The audit does catch a step that reads the device: at the first audited step (the third).
+  Problem pb;
+  HostReadingNet net(kDim, 16, kClasses, 0);
+  Trainer t(config(0.5, 2), net, *pb.train, *pb.test, Device::cpu(), DType::Float32, nullptr);
+  t.set_capture_audit(true);
+  try {
+    t.run();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("capturing the training step"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(t.step(), 2);
+}
+
+TEST(Trainer, CudaGraphOptionOnTheCpuRunsThePlainPath) {
+  std::string on = test::temp_dir("graph_on"), off = test::temp_dir("graph_off");
+  TrainConfig c = config(0.5, 3);
+  c.cuda_graph = "on";
+  {
+    Problem pb;
+    TinyNet net(kDim, 16, kClasses, 0);
+    Trainer t(c, net, *pb.train, *pb.test, Device::cpu(), DType::Float32, nullptr);
+    EXPECT_FALSE(t.uses_cuda_graphs());
+  }
+  run_to(on, c);
+  c.cuda_graph = "off";
+  run_to(off, c);
+  EXPECT_EQ(read_file(on + "/trace.csv"), read_file(off + "/trace.csv"));
+  EXPECT_EQ(read_file(on + "/model.safetensors"), read_file(off + "/model.safetensors"));
+  std::filesystem::remove_all(on);
+  std::filesystem::remove_all(off);
+}
+
+TEST(Trainer, GradientBuffersKeepTheirAddresses) {
+  // A captured step writes gradients where the capture saw them: after the first step, every
+  // parameter's .grad must stay the same buffer.
+  Problem pb;
+  TinyNet net(kDim, 16, kClasses, 0);
+  Trainer t(config(0.5, 2), net, *pb.train, *pb.test, Device::cpu(), DType::Float32, nullptr);
+  std::vector<std::vector<void*>> at;
+  t.run(step_hook([&](int64_t) {
+    std::vector<void*> ptrs;
+    for (const Tensor& p : net.parameters()) ptrs.push_back(p.grad().data_ptr());
+    at.push_back(ptrs);
+  }));
+  ASSERT_EQ(at.size(), 24u);
+  for (size_t s = 1; s < at.size(); ++s) EXPECT_EQ(at[s], at[0]) << "step " << s + 1;
+}
+
+TEST(Trainer, LearningRateSchedulesMatchTheHostFormula) {
+  // The device-side rate (a table picked by the step counter) against the host loop with lr.at().
+  for (const char* kind : {"cosine", "step"}) {
+    SCOPED_TRACE(kind);
+    Problem pb;
+    TinyNet a(kDim, 16, kClasses, 3), b(kDim, 16, kClasses, 3);
+    TrainConfig c = config(1.0, 3);
+    c.lr_schedule = kind;
+    c.lr_step_epochs = 1;
+    c.lr_gamma = 0.5;
+    Trainer t(c, a, *pb.train, *pb.test, Device::cpu(), DType::Float32, nullptr);
+    t.run();
+    LrSchedule lr;
+    lr.kind = kind;
+    lr.base = c.lr;
+    lr.total_steps = 36;
+    lr.steps_per_epoch = 12;
+    lr.step_epochs = 1;
+    lr.gamma = 0.5;
+    std::vector<Tensor> params = b.parameters(), bufs;
+    for (auto& p : params) bufs.push_back(p.zeros_like());
+    Tensor x = Tensor::empty({kBatch, kDim}), y = Tensor::empty({kBatch}, DType::Int64);
+    for (int64_t s = 0; s < 36; ++s) {
+      pb.train->gather(Tensor::from_vector<int64_t>({s % 12}, {1}), x, y);
+      b.zero_grad();
+      mean(cross_entropy(b(x), y)).backward();
+      std::vector<Tensor> grads;
+      for (auto& p : params) grads.push_back(p.grad());
+      sgd_update(params, grads, bufs, SgdOptions{lr.at(s), 0.9, 0.0, false});
+    }
+    auto pa = a.parameters();
+    for (size_t i = 0; i < params.size(); ++i)
+      EXPECT_EQ(pa[i].to_vector<float>(), params[i].to_vector<float>()) << "parameter " << i;
+  }
+}
+
 TEST(Trainer, NonFiniteLossStopsAndKeepsTheCheckpoint) {
   std::string dir = test::temp_dir("nonfinite");
   Problem pb;
@@ -368,6 +489,50 @@ TEST(CudaTrainer, StepLoopHasNoTransfersOrSyncs) {
     EXPECT_EQ(at[s].host_to_device, at[s - 1].host_to_device) << "step " << s;
     EXPECT_EQ(at[s].syncs, at[s - 1].syncs) << "step " << s;
     EXPECT_EQ(at[s].host_reads, at[s - 1].host_reads) << "step " << s;
+  }
+}
+
+TEST(CudaTrainer, GraphsGiveThePlainLoopsResults) {
+  // The same run with the step and the evaluation batches replayed from CUDA graphs and without
+  // them: bit-identical traces, metrics and weights (the same kernels with the same arguments).
+  DYBAT_REQUIRE_GPU();
+  Device d = Device::cuda();
+  std::string on = test::temp_dir("cuda_graph_on"), off = test::temp_dir("cuda_graph_off");
+  for (const char* mode : {"on", "off"}) {
+    Problem pb(d);
+    TinyNet net(kDim, 16, kClasses, 0);
+    net.to(d);
+    TrainConfig c = config(0.5, 4);
+    c.lr_schedule = "cosine";
+    c.cuda_graph = mode;
+    const std::string& dir = std::string(mode) == "on" ? on : off;
+    RunLog log(dir);
+    log.start(config_to_json(c));
+    Trainer t(c, net, *pb.train, *pb.test, d, DType::Float32, &log);
+    EXPECT_EQ(t.uses_cuda_graphs(), std::string(mode) == "on");
+    EXPECT_EQ(t.run().status, TrainStatus::Completed);
+  }
+  EXPECT_EQ(read_file(on + "/trace.csv"), read_file(off + "/trace.csv"));
+  EXPECT_EQ(without_timing(read_file(on + "/metrics.csv")), without_timing(read_file(off + "/metrics.csv")));
+  EXPECT_EQ(read_file(on + "/model.safetensors"), read_file(off + "/model.safetensors"));
+  EXPECT_EQ(read_file(on + "/state.safetensors"), read_file(off + "/state.safetensors"));
+  std::filesystem::remove_all(on);
+  std::filesystem::remove_all(off);
+}
+
+TEST(CudaTrainer, GraphStepsAllocateNothing) {
+  DYBAT_REQUIRE_GPU();
+  Device d = Device::cuda();
+  Problem pb(d);
+  TinyNet net(kDim, 16, kClasses, 0);
+  net.to(d);
+  Trainer t(config(0.5, 4), net, *pb.train, *pb.test, d, DType::Float32, nullptr);
+  ASSERT_TRUE(t.uses_cuda_graphs());
+  std::vector<uint64_t> allocs(49);
+  t.run(step_hook([&](int64_t s) { allocs[s] = cuda_allocator(0).stats().system_allocs; }));
+  for (int64_t s = 4; s <= 48; ++s) {  // step 3 captured; later ones are replays
+    if ((s - 1) % 12 == 0 && s <= 37) continue;  // the first evaluations warm up their own graphs
+    EXPECT_EQ(allocs[s], allocs[s - 1]) << "step " << s;
   }
 }
 
