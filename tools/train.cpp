@@ -141,7 +141,8 @@ int run(int argc, char** argv) {
                         {"deterministic", backend_settings().deterministic},
                         {"tf32_conv", backend_settings().tf32_conv},
                         {"tf32_matmul", backend_settings().tf32_matmul},
-                        {"conv_algo", conv_algo_search_name(backend_settings().conv_algo)}};
+                        {"conv_algo", conv_algo_search_name(backend_settings().conv_algo)},
+                        {"cuda_graphs", trainer.uses_cuda_graphs()}};
   if (resuming) {
     trainer.resume();
     config["created"] = saved_json.value("created", "");
@@ -154,7 +155,7 @@ int run(int argc, char** argv) {
   std::fprintf(stderr,
                "dybat train: %s (%.2fM parameters) on %s: %lld train / %lld test images, %d classes, crop %d\n"
                "  %s: k = %lld of b = %lld batches per pass, %lld steps (%lld epochs), evaluation every %lld steps\n"
-               "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s, BN in evaluation: %s\n"
+               "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s%s, BN in evaluation: %s\n"
                "  run folder: %s%s\n",
                net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
                static_cast<long long>(ds.train.size()), static_cast<long long>(ds.test.size()), classes, cfg.crop,
@@ -163,7 +164,8 @@ int run(int argc, char** argv) {
                static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
                static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,
                cfg.lr_schedule.c_str(), cfg.momentum, static_cast<unsigned long long>(cfg.seed), device.str().c_str(),
-               cfg.dtype.c_str(), cfg.eval_bn == "batch" ? "batch statistics" : "running statistics",
+               cfg.dtype.c_str(), trainer.uses_cuda_graphs() ? " (CUDA graphs)" : "",
+               cfg.eval_bn == "batch" ? "batch statistics" : "running statistics",
                log->dir().c_str(),
                resuming ? tools::fmt(" (resumed at step %lld)", static_cast<long long>(trainer.step())).c_str() : "");
   if (device.is_cpu()) {
