@@ -47,6 +47,8 @@ Shape check_geometry(const char* op, const Tensor& x, const Tensor& weight, cons
   DYBAT_CHECK(weight.size(2) >= 1 && weight.size(3) >= 1, op, ": empty kernel in weight ", shape_str(weight.shape()));
   check_same_device(x, weight, op);
   check_same_dtype(x, weight, op);
+  DYBAT_CHECK(!(x.dtype() == DType::BFloat16 && x.device().is_cpu()), op,
+              ": bfloat16 convolutions run on CUDA only (mixed precision); the CPU computes in float32 or float64");
   int64_t oh = conv_out_size(x.size(2), weight.size(2), p.stride_h, p.pad_h, p.dil_h);
   int64_t ow = conv_out_size(x.size(3), weight.size(3), p.stride_w, p.pad_w, p.dil_w);
   return {x.size(0), c_out, oh, ow};

@@ -18,11 +18,14 @@
 //
 // Math mode. Float32 uses TF32 tensor cores only when backend_settings().tf32_conv is on
 // (CUDNN_TENSOR_OP_MATH); otherwise CUDNN_FMA_MATH, which forbids TF32, and algorithms reported
-// with a tensor-op math type are skipped. Float64 uses CUDNN_DEFAULT_MATH.
+// with a tensor-op math type are skipped. Float64 uses CUDNN_DEFAULT_MATH. Bfloat16 (mixed
+// precision) is cuDNN's BFLOAT16 configuration: bf16 data, float32 compute (the descriptor's
+// compute type) and scaling factors, tensor-op math; the bias kernels add in float.
 //
 // Gradients follow the contract: dx assigned (beta = 0), dweight and dbias accumulated (beta = 1).
 #include <cstdint>
 #include <map>
+#include <type_traits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -40,10 +43,17 @@ namespace {
 
 // ---- kernels ----------------------------------------------------------------------------------
 
+// The type the bias kernels add in: float for bfloat16 data, the data's own type otherwise.
+template <class T>
+using BiasAcc = std::conditional_t<std::is_same_v<T, bf16>, float, T>;
+
 // out[n, c, q] += bias[c] over out [N, C, P].
 template <class T>
 __global__ void add_bias_kernel(T* out, const T* bias, int64_t C, int64_t P, int64_t n) {
-  DYBAT_CUDA_KERNEL_LOOP(i, n) { out[i] += bias[(i / P) % C]; }
+  using A = BiasAcc<T>;
+  DYBAT_CUDA_KERNEL_LOOP(i, n) {
+    out[i] = convert_scalar<T>(convert_scalar<A>(out[i]) + convert_scalar<A>(bias[(i / P) % C]));
+  }
 }
 
 // dbias[c] += sum over n, q of dout[n, c, q]: one block per channel, a fixed-order tree reduction
@@ -55,7 +65,7 @@ __global__ void bias_grad_kernel(const T* dout, int64_t N, int64_t C, int64_t P,
   double acc = 0.0;
   for (int64_t r = threadIdx.x; r < N * P; r += blockDim.x) {
     const int64_t n = r / P, q = r - n * P;
-    acc += static_cast<double>(dout[(n * C + c) * P + q]);
+    acc += convert_scalar<double>(dout[(n * C + c) * P + q]);
   }
   partial[threadIdx.x] = acc;
   __syncthreads();
@@ -63,7 +73,10 @@ __global__ void bias_grad_kernel(const T* dout, int64_t N, int64_t C, int64_t P,
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
-  if (threadIdx.x == 0) dbias[c] += static_cast<T>(partial[0]);
+  if (threadIdx.x == 0) {
+    using A = BiasAcc<T>;
+    dbias[c] = convert_scalar<T>(convert_scalar<A>(dbias[c]) + static_cast<A>(partial[0]));
+  }
 }
 
 // ---- plans ------------------------------------------------------------------------------------
@@ -103,14 +116,32 @@ cudnnDataType_t cudnn_dtype(DType t) {
   switch (t) {
     case DType::Float32: return CUDNN_DATA_FLOAT;
     case DType::Float64: return CUDNN_DATA_DOUBLE;
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
     default: break;
   }
-  DYBAT_FAIL("conv2d (cuda): unsupported dtype ", dtype_name(t), " (expected float32 or float64)");
+  DYBAT_FAIL("conv2d (cuda): unsupported dtype ", dtype_name(t), " (expected float32, float64 or bfloat16)");
 }
 
+// The convolution descriptor's compute type: float32 accumulation for bfloat16 data.
+cudnnDataType_t cudnn_compute_dtype(DType t) { return t == DType::BFloat16 ? CUDNN_DATA_FLOAT : cudnn_dtype(t); }
+
 cudnnMathType_t requested_math(DType t) {
+  if (t == DType::BFloat16) return CUDNN_TENSOR_OP_MATH;
   if (t != DType::Float32) return CUDNN_DEFAULT_MATH;
   return backend_settings().tf32_conv ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+}
+
+// Calls f(type_tag<S>) with S the type of cuDNN's alpha/beta for data of dtype t (double for
+// double data, float otherwise) and f's own data type D as the second tag.
+template <class F>
+void dispatch_conv(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::Float32: return f(type_tag<float>{}, type_tag<float>{});
+    case DType::Float64: return f(type_tag<double>{}, type_tag<double>{});
+    case DType::BFloat16: return f(type_tag<float>{}, type_tag<bf16>{});
+    default: break;
+  }
+  DYBAT_FAIL(op, ": unsupported dtype ", dtype_name(t), " (expected float32, float64 or bfloat16)");
 }
 
 bool is_tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
@@ -139,7 +170,7 @@ std::unique_ptr<ConvPlan> make_plan(const Tensor& x, const Tensor& w, const Tens
   for (auto& c : plan->conv) {
     DYBAT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c));
     DYBAT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c, p.pad_h, p.pad_w, p.stride_h, p.stride_w, p.dil_h, p.dil_w,
-                                                      CUDNN_CROSS_CORRELATION, dt));
+                                                      CUDNN_CROSS_CORRELATION, cudnn_compute_dtype(x.dtype())));
     DYBAT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c, p.groups));
     DYBAT_CUDNN_CHECK(cudnnSetConvolutionMathType(c, math));
   }
@@ -362,9 +393,10 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   PlanView pv = plan_for(x, weight, out, p, kForward);
   Tensor ws = workspace_tensor(pv.workspace, out.device());
   cudnnHandle_t h = cudnn(dev);
-  dispatch_float(x.dtype(), "conv2d (cuda)", [&](auto tag) {
+  dispatch_conv(x.dtype(), "conv2d (cuda)", [&](auto stag, auto tag) {
+    using S = DYBAT_SCALAR(stag);
     using T = DYBAT_SCALAR(tag);
-    const T alpha = 1, beta = 0;  // float scaling for float data, double for double
+    const S alpha = 1, beta = 0;  // double scaling for double data, float otherwise
     DYBAT_CUDNN_CHECK(cudnnConvolutionForward(h, &alpha, pv.plan->x, x.data_ptr(), pv.plan->w, weight.data_ptr(),
                                               pv.plan->conv[kForward],
                                               static_cast<cudnnConvolutionFwdAlgo_t>(pv.algo),
@@ -382,9 +414,9 @@ void conv2d_backward_input(const Tensor& dout, const Tensor& weight, const Conv2
   PlanView pv = plan_for(dx, weight, dout, p, kBackwardData);
   Tensor ws = workspace_tensor(pv.workspace, dx.device());
   cudnnHandle_t h = cudnn(dx.device().index);
-  dispatch_float(dx.dtype(), "conv2d backward (input, cuda)", [&](auto tag) {
-    using T = DYBAT_SCALAR(tag);
-    const T alpha = 1, beta = 0;  // dx is assigned
+  dispatch_conv(dx.dtype(), "conv2d backward (input, cuda)", [&](auto stag, auto) {
+    using S = DYBAT_SCALAR(stag);
+    const S alpha = 1, beta = 0;  // dx is assigned
     DYBAT_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &alpha, pv.plan->w, weight.data_ptr(), pv.plan->y,
                                                    dout.data_ptr(), pv.plan->conv[kBackwardData],
                                                    static_cast<cudnnConvolutionBwdDataAlgo_t>(pv.algo),
@@ -397,9 +429,9 @@ void conv2d_backward_weight(const Tensor& dout, const Tensor& x, const Conv2dPar
   PlanView pv = plan_for(x, dweight, dout, p, kBackwardFilter);
   Tensor ws = workspace_tensor(pv.workspace, dweight.device());
   cudnnHandle_t h = cudnn(dweight.device().index);
-  dispatch_float(x.dtype(), "conv2d backward (weight, cuda)", [&](auto tag) {
-    using T = DYBAT_SCALAR(tag);
-    const T alpha = 1, beta = 1;  // dweight accumulates
+  dispatch_conv(x.dtype(), "conv2d backward (weight, cuda)", [&](auto stag, auto) {
+    using S = DYBAT_SCALAR(stag);
+    const S alpha = 1, beta = 1;  // dweight accumulates
     DYBAT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &alpha, pv.plan->x, x.data_ptr(), pv.plan->y,
                                                      dout.data_ptr(), pv.plan->conv[kBackwardFilter],
                                                      static_cast<cudnnConvolutionBwdFilterAlgo_t>(pv.algo),
@@ -412,7 +444,7 @@ void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias) {
   const int dev = dout.device().index;
   const int64_t N = dout.size(0), C = dout.size(1), P = dout.size(2) * dout.size(3);
   DYBAT_CHECK(C < (int64_t(1) << 31), "conv2d backward (bias, cuda): too many channels");
-  dispatch_float(dout.dtype(), "conv2d backward (bias, cuda)", [&](auto tag) {
+  dispatch_conv(dout.dtype(), "conv2d backward (bias, cuda)", [&](auto, auto tag) {
     using T = DYBAT_SCALAR(tag);
     bias_grad_kernel<T><<<static_cast<unsigned>(C), kBlock, 0, stream(dev)>>>(dout.data<T>(), N, C, P,
                                                                               dbias.data<T>());

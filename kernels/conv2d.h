@@ -4,7 +4,8 @@
 // Contract
 //   x [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW], bias [C_out] or undefined.
 //   out [N, C_out, H_out, W_out], H_out = (H + 2 pad_h - dil_h (kH-1) - 1) / stride_h + 1.
-//   All contiguous NCHW (the op makes inputs contiguous).
+//   All contiguous NCHW (the op makes inputs contiguous). float32 and float64 on both devices;
+//   bfloat16 (mixed precision: bf16 data, float32 accumulation) on CUDA only.
 //   Saved for backward: x and weight.
 //   dx = conv_transpose(dout, weight) (assigned); dweight += correlation of x with dout and
 //   dbias += sum of dout over N, H, W (accumulated into the leaf's .grad).

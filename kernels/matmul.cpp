@@ -12,6 +12,9 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tenso
   check_same_device(a, c, "gemm");
   check_same_dtype(a, b, "gemm");
   check_same_dtype(a, c, "gemm");
+  DYBAT_CHECK(!(c.dtype() == DType::BFloat16 && c.device().is_cpu()),
+              "gemm: bfloat16 matrix products run on CUDA only (mixed precision); the CPU computes in float32 or "
+              "float64");
   DYBAT_CHECK(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, "gemm: operands must be 2-d, got A ", shape_str(a.shape()),
               ", B ", shape_str(b.shape()), ", C ", shape_str(c.shape()));
   DYBAT_CHECK(a.is_contiguous() && b.is_contiguous() && c.is_contiguous(), "gemm: operands must be contiguous");

@@ -1,4 +1,5 @@
-// CUDA matrix products on cuBLAS, and the column-sum kernel of a bias gradient: kernels, then launchers.
+// CUDA matrix products on cuBLAS (float32, float64, and bfloat16 with float32 accumulation), and
+// the column-sum kernel of a bias gradient: kernels, then launchers.
 #include "core/dispatch.h"
 #include "core/settings.h"
 #include "kernels/cuda_launch.h"
@@ -19,13 +20,13 @@ __global__ void sum_rows_accumulate_kernel(const T* x, int64_t rows, int64_t col
   int64_t j = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
   Acc acc = 0;
   if (j < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += kRowLanes) acc += static_cast<Acc>(x[r * cols + j]);
+    for (int64_t r = threadIdx.y; r < rows; r += kRowLanes) acc += convert_scalar<Acc>(x[r * cols + j]);
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && j < cols) {
     Acc s = 0;
     for (int i = 0; i < kRowLanes; ++i) s += partial[i][threadIdx.x];
-    out[j] = static_cast<T>(static_cast<Acc>(out[j]) + s);
+    out[j] = convert_scalar<T>(convert_scalar<Acc>(out[j]) + s);
   }
 }
 
@@ -53,6 +54,15 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tenso
                                       tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
       break;
     }
+    case DType::BFloat16: {
+      // Mixed precision: bf16 operands on tensor cores, float32 accumulation and scaling.
+      DYBAT_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+      float al = static_cast<float>(alpha), be = static_cast<float>(beta);
+      DYBAT_CUBLAS_CHECK(cublasGemmEx(h, op_b, op_a, n, m, k, &al, b.data_ptr(), CUDA_R_16BF, ldb, a.data_ptr(),
+                                      CUDA_R_16BF, lda, &be, c.data_ptr(), CUDA_R_16BF, ldc, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+      break;
+    }
     case DType::Float64: {
       DYBAT_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
       DYBAT_CUBLAS_CHECK(cublasDgemm(h, op_b, op_a, n, m, k, &alpha, b.data<double>(), ldb, a.data<double>(), lda,
@@ -60,7 +70,7 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tenso
       break;
     }
     default:
-      DYBAT_FAIL("gemm (cuda): unsupported dtype ", dtype_name(c.dtype()), " (expected float32 or float64)");
+      DYBAT_FAIL("gemm (cuda): unsupported dtype ", dtype_name(c.dtype()), " (expected float32, float64 or bfloat16)");
   }
 }
 
@@ -69,11 +79,13 @@ void sum_rows_accumulate(const Tensor& x, const Tensor& out) {
   int64_t rows = x.size(0), cols = x.size(1);
   dim3 block(kColTile, kRowLanes);
   dim3 grid(static_cast<unsigned>((cols + kColTile - 1) / kColTile));
-  dispatch_float(x.dtype(), "sum_rows_accumulate (cuda)", [&](auto tag) {
+  auto launch = [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
     sum_rows_accumulate_kernel<T, double><<<grid, block, 0, stream(dev)>>>(x.data<T>(), rows, cols, out.data<T>());
     DYBAT_CUDA_LAUNCH_CHECK();
-  });
+  };
+  if (x.dtype() == DType::BFloat16) return launch(type_tag<bf16>{});
+  dispatch_float(x.dtype(), "sum_rows_accumulate (cuda)", launch);
 }
 
 }  // namespace dybat::cuda

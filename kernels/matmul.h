@@ -5,7 +5,8 @@
 //   -> y = x w^T + bias, [N,out]. Inputs must be contiguous (the ops make them so).
 //   Saved for backward: both operands. dx = dy w (assigned); dw += dy^T x and dbias += sum_n dy
 //   (accumulated into the leaf's .grad, see autograd.h).
-//   On CUDA, TF32 is used for matmuls only when backend_settings().tf32_matmul is on.
+//   On CUDA, TF32 is used for matmuls only when backend_settings().tf32_matmul is on. bfloat16
+//   operands (mixed precision) run on CUDA only: cuBLAS with float32 accumulation.
 #pragma once
 
 #include "core/tensor.h"
