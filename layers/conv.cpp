@@ -1,6 +1,9 @@
 // Conv2d layer (see conv.h).
 #include "layers/conv.h"
 
+#include "kernels/cast.h"
+#include "layers/precision.h"
+
 namespace dybat {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel, int stride, int groups, bool bias, int padding)
@@ -19,8 +22,14 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int kernel, int stride
 
 Tensor Conv2d::forward(const Tensor& x) {
   check_nchw(x.shape(), in_, "Conv2d");
-  return conv2d(x, weight, bias, p_);
+  if (!bf16_) return conv2d(x, weight, bias, p_);
+  // Mixed precision: bf16 operands (the casts are differentiable, so the gradients reach the
+  // float32 master weights), float32 accumulation inside cuDNN, the output back in x's dtype.
+  Tensor y = conv2d(to_bf16(x), to_bf16(weight), bias.defined() ? to_bf16(bias) : Tensor(), p_);
+  return cast(y, x.dtype());
 }
+
+void Conv2d::set_compute_dtype(DType d) { bf16_ = check_compute_dtype(d, "Conv2d") == DType::BFloat16; }
 
 Shape Conv2d::trace(const Shape& in, ShapeTrace& t) const {
   check_nchw(in, in_, "Conv2d");

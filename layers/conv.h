@@ -22,6 +22,9 @@ class Conv2d : public Layer {
   const Conv2dParams& params() const { return p_; }
   // fan_out as timm's init defines it: k*k*C_out/groups.
   int64_t fan_out() const { return static_cast<int64_t>(kernel_) * kernel_ * out_ / p_.groups; }
+  // Mixed precision (layers/precision.h): bfloat16 computes in bf16, float32 in the input's dtype.
+  void set_compute_dtype(DType d);
+  DType compute_dtype() const { return bf16_ ? DType::BFloat16 : DType::Float32; }
 
   Tensor weight;  // [C_out, C_in/groups, k, k]
   Tensor bias;    // [C_out] or undefined
@@ -30,6 +33,7 @@ class Conv2d : public Layer {
   int64_t in_, out_;
   int kernel_;
   Conv2dParams p_;
+  bool bf16_ = false;
 };
 
 }  // namespace dybat

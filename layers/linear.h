@@ -12,12 +12,16 @@ class Linear : public Layer {
   Shape trace(const Shape& in, ShapeTrace& t) const override;
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
+  // Mixed precision (layers/precision.h): bfloat16 computes in bf16, float32 in the input's dtype.
+  void set_compute_dtype(DType d);
+  DType compute_dtype() const { return bf16_ ? DType::BFloat16 : DType::Float32; }
 
   Tensor weight;  // [out, in]
   Tensor bias;    // [out] or undefined
 
  private:
   int64_t in_, out_;
+  bool bf16_ = false;
 };
 
 }  // namespace dybat
