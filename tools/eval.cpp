@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/settings.h"
+#include "layers/precision.h"
 #include "nets/registry.h"
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
@@ -48,6 +49,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--tf32-matmul", c.tf32_matmul, "TF32 tensor cores in GPU matrix products (default off, as PyTorch)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--precision", c.precision, "fp32, or bf16 (mixed precision, CUDA only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--json", json, "print one JSON object instead of text");
   std::vector<std::string> args = rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc));
   std::reverse(args.begin(), args.end());
@@ -78,6 +81,7 @@ int run(int argc, char** argv) {
       if (n == "seed") c.seed = saved.seed;
       if (n == "tf32-conv") c.tf32_conv = saved.tf32_conv;
       if (n == "tf32-matmul") c.tf32_matmul = saved.tf32_matmul;
+      if (n == "precision") c.precision = saved.precision;
     }
     if (weights.empty()) weights = (std::filesystem::path(run_dir) / "model.safetensors").string();
   }
@@ -88,6 +92,9 @@ int run(int argc, char** argv) {
   Device device = resolve_device(c.device);
   DType dtype = dtype_from_name(c.dtype);
   DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU");
+  const DType compute = precision_from_name(c.precision);
+  DYBAT_CHECK(compute != DType::BFloat16 || device.is_cuda(), "--precision bf16 (mixed precision) runs on CUDA only; ",
+              "on ", device.str(), " use --precision fp32");
   DYBAT_CHECK(c.batch_size >= 1, "--batch-size must be at least 1");
   backend_settings().deterministic = true;
   apply_backend_config(c);
@@ -99,6 +106,7 @@ int run(int argc, char** argv) {
   load_model_file(*model, weights);
   model->to(dtype);
   model->to(device);
+  set_compute_dtype(*model, compute);
   Mode mode = c.eval_bn == "running" ? Mode::Eval : Mode::EvalBatchStats;
 
   nlohmann::json out = {{"net", net},           {"dataset", ds.name},         {"weights", weights},

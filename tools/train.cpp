@@ -15,6 +15,7 @@
 #include "core/autograd.h"
 #include "core/settings.h"
 #include "kernels/loss.h"
+#include "layers/precision.h"
 #include "nets/registry.h"
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
@@ -102,6 +103,9 @@ int run(int argc, char** argv) {
   DType dtype = dtype_from_name(cfg.dtype);
   DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU reference runs; use ",
               "--device cpu, or float32 on ", device.str());
+  const DType compute = precision_from_name(cfg.precision);
+  DYBAT_CHECK(compute != DType::BFloat16 || device.is_cuda(), "--precision bf16 (mixed precision) runs on CUDA only; ",
+              "on ", device.str(), " use --precision fp32");
   // Resumed runs must reproduce the uninterrupted trace: only deterministic GPU algorithms.
   backend_settings().deterministic = true;
   apply_backend_config(cfg);
@@ -115,6 +119,7 @@ int run(int argc, char** argv) {
   if (!cfg.weights.empty() && !(resuming && has_checkpoint(log->dir()))) load_model_file(*model, cfg.weights);
   model->to(dtype);
   model->to(device);
+  set_compute_dtype(*model, compute);
   LoaderBatches train(ds.train, cfg.batch_size, cfg.crop), test(ds.test, cfg.batch_size, cfg.crop);
 
   if (!resuming) {
@@ -164,7 +169,8 @@ int run(int argc, char** argv) {
                static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
                static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,
                cfg.lr_schedule.c_str(), cfg.momentum, static_cast<unsigned long long>(cfg.seed), device.str().c_str(),
-               cfg.dtype.c_str(), trainer.uses_cuda_graphs() ? " (CUDA graphs)" : "",
+               compute == DType::BFloat16 ? "bf16 mixed precision" : cfg.dtype.c_str(),
+               trainer.uses_cuda_graphs() ? " (CUDA graphs)" : "",
                cfg.eval_bn == "batch" ? "batch statistics" : "running statistics",
                log->dir().c_str(),
                resuming ? tools::fmt(" (resumed at step %lld)", static_cast<long long>(trainer.step())).c_str() : "");

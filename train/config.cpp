@@ -27,7 +27,7 @@ std::string key_of(std::string name) {
   X(net) X(delta) X(dataset) X(data) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
-  X(conv_algo) X(cuda_graph)
+  X(conv_algo) X(cuda_graph) X(precision)
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -126,6 +126,11 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
                  "shape; recorded in the checkpoint)")
       ->check(CLI::IsMember({"heuristic", "measure"}))
       ->capture_default_str();
+  app.add_option("--precision", c.precision,
+                 "fp32, or bf16: mixed precision on CUDA (bf16 convolutions and matrix products with float32 "
+                 "accumulation; float32 master weights, BatchNorm and loss)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   app.add_option("--cuda-graph", c.cuda_graph,
                  "on a CUDA device, capture the training step and the evaluation batch in CUDA graphs and replay "
                  "them (ignored on the CPU)")
@@ -201,6 +206,10 @@ void validate_config(const TrainConfig& c) {
     DYBAT_CHECK(*v == "on" || *v == "off", name, " must be on or off, got '", *v, "'");
   DYBAT_CHECK(c.conv_algo == "heuristic" || c.conv_algo == "measure", "--conv-algo must be heuristic or measure, got '",
               c.conv_algo, "'");
+  DYBAT_CHECK(c.precision == "fp32" || c.precision == "bf16", "--precision must be fp32 or bf16, got '", c.precision,
+              "'");
+  DYBAT_CHECK(!(c.precision == "bf16" && c.dtype != "float32"), "--precision bf16 keeps float32 master weights; use "
+              "it with --dtype float32");
 }
 
 void apply_backend_config(const TrainConfig& c) {

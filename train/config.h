@@ -48,6 +48,7 @@ struct TrainConfig {
   std::string tf32_matmul = "off";  // on, off
   std::string conv_algo = "heuristic";  // cuDNN algorithm choice: heuristic or measure (core/settings.h)
   std::string cuda_graph = "on";   // on: a CUDA device runs each step as one captured graph (CPU: ignored)
+  std::string precision = "fp32";  // fp32, or bf16: mixed precision on CUDA (layers/precision.h)
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);

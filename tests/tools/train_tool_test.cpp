@@ -65,6 +65,7 @@ TEST(TrainTool, HelpAndBadInput) {
       {"--net resnet18 --bogus-flag", "bogus"},
       {"--net resnet18 --dtype float16", "dtype"},
       {"--net resnet18 --tf32-conv maybe", "--tf32-conv"},
+      {"--net resnet18 --precision bf16", "runs on CUDA only"},
   };
   for (const Case& c : cases) {
     RunResult r = run_tool("train", base + " " + c.args + " --out " + dir + "/x");

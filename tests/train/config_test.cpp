@@ -128,6 +128,19 @@ TEST(TrainConfig, GpuMathOptions) {
   EXPECT_NO_THROW(merge_resume_config(run, parse({"--resume", "r", "--tf32-matmul", "off"})));
 }
 
+TEST(TrainConfig, PrecisionOption) {
+  EXPECT_EQ(parse({"--net", "resnet18"}).config.precision, "fp32");
+  TrainConfig bf = parse({"--net", "resnet18", "--precision", "bf16"}).config;
+  EXPECT_EQ(bf.precision, "bf16");
+  EXPECT_EQ(config_to_json(bf)["precision"], "bf16");
+  EXPECT_NO_THROW(validate_config(bf));
+  EXPECT_THROW(parse({"--net", "resnet18", "--precision", "fp16"}), CliExit);
+  bf.dtype = "float64";
+  EXPECT_THROW(validate_config(bf), Error);  // bf16 keeps float32 master weights
+  EXPECT_THROW(merge_resume_config(parse({"--net", "resnet18"}).config, parse({"--resume", "r", "--precision", "bf16"})),
+               Error);
+}
+
 TEST(TrainConfig, CudaGraphOption) {
   EXPECT_EQ(parse({"--net", "resnet18"}).config.cuda_graph, "on");
   TrainConfig off = parse({"--net", "resnet18", "--cuda-graph", "off"}).config;
