@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include "core/capture.h"
 #include "core/error.h"
 
 namespace dybat::detail {
@@ -37,12 +38,13 @@ const char* cublas_status_name(cublasStatus_t code);
   } while (0)
 
 // After a kernel launch: always check the launch itself (cheap, no synchronisation); in debug
-// builds (DYBAT_SYNC_CHECK defined) also synchronise so a fault is reported at its kernel.
+// builds (DYBAT_SYNC_CHECK defined) also synchronise so a fault is reported at its kernel, except
+// while a CUDA graph is being captured (a synchronisation would end the capture).
 #if defined(DYBAT_SYNC_CHECK)
-#define DYBAT_CUDA_LAUNCH_CHECK()                   \
-  do {                                              \
-    DYBAT_CUDA_CHECK(cudaGetLastError());           \
-    DYBAT_CUDA_CHECK(cudaDeviceSynchronize());      \
+#define DYBAT_CUDA_LAUNCH_CHECK()                                                   \
+  do {                                                                              \
+    DYBAT_CUDA_CHECK(cudaGetLastError());                                           \
+    if (!::dybat::capture_active()) DYBAT_CUDA_CHECK(cudaDeviceSynchronize());      \
   } while (0)
 #else
 #define DYBAT_CUDA_LAUNCH_CHECK() DYBAT_CUDA_CHECK(cudaGetLastError())
