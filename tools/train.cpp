@@ -114,7 +114,8 @@ int run(int argc, char** argv) {
   if (!cfg.weights.empty() && !(resuming && has_checkpoint(log->dir()))) load_model_file(*model, cfg.weights);
   model->to(dtype);
   model->to(device);
-  LoaderBatches train(ds.train, cfg.batch_size, cfg.crop), test(ds.test, cfg.batch_size, cfg.crop);
+  LoaderBatches train(ds.train, cfg.batch_size, cfg.crop, parse_augment(cfg.augment), cfg.seed);
+  LoaderBatches test(ds.test, cfg.batch_size, cfg.crop);
 
   if (!resuming) {
     std::string out = cfg.out.empty() ? default_out(net, ds.name, cfg.delta) : cfg.out;

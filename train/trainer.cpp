@@ -110,6 +110,7 @@ struct Trainer::Impl {
 
   void train_step() {
     Tensor id = sel.begin_step(step);
+    train.begin_step(step);
     train.gather(id, x, y);
     Tensor logits = net(x.dtype() == dtype ? x : x.to(dtype));
     Tensor losses = cross_entropy(logits, y);
