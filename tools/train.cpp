@@ -120,7 +120,8 @@ int run(int argc, char** argv) {
   model->to(dtype);
   model->to(device);
   set_compute_dtype(*model, compute);
-  LoaderBatches train(ds.train, cfg.batch_size, cfg.crop), test(ds.test, cfg.batch_size, cfg.crop);
+  LoaderBatches train(ds.train, cfg.batch_size, cfg.crop, parse_augment(cfg.augment), cfg.seed);
+  LoaderBatches test(ds.test, cfg.batch_size, cfg.crop);
 
   if (!resuming) {
     std::string out = cfg.out.empty() ? default_out(net, ds.name, cfg.delta) : cfg.out;

@@ -25,12 +25,19 @@ class BatchSource {
   // inputs (input_shape(), input_dtype()) and labels (int64 [B]) receive batch batch_id[0]
   // (a one-element int64 tensor on device(), read there).
   virtual void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const = 0;
+  // Called by the training loop before each step's gather (step counts from 0): sources that
+  // augment draw that step's random stream from it, so a resumed run augments identically.
+  virtual void begin_step(int64_t step) { (void)step; }
+  // True when gather's result depends on that host-side step (augmentation): a CUDA graph would
+  // freeze it at the captured step, so the trainer runs such a source without graphs.
+  virtual bool step_dependent() const { return false; }
 };
 
-// Images of a dataset split: float32 [B, 3, crop, crop], normalised (see BatchLoader).
+// Images of a dataset split: float32 [B, 3, crop, crop], normalised (see BatchLoader), with
+// optional augmentation whose Philox stream is (seed, step) for the step set by begin_step.
 class LoaderBatches : public BatchSource {
  public:
-  LoaderBatches(const Split& split, int64_t batch_size, int crop);
+  LoaderBatches(const Split& split, int64_t batch_size, int crop, AugmentOptions augment = {}, uint64_t seed = 0);
   int64_t num_batches() const override { return loader_.num_batches(); }
   int64_t batch_size() const override { return loader_.batch_size(); }
   int64_t num_samples() const override { return samples_; }
@@ -38,11 +45,16 @@ class LoaderBatches : public BatchSource {
   DType input_dtype() const override { return DType::Float32; }
   Device device() const override { return device_; }
   void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
+  void begin_step(int64_t step) override { step_ = step; }
+  bool step_dependent() const override { return augments_; }
 
  private:
   BatchLoader loader_;
   int64_t samples_;
   Device device_;
+  uint64_t seed_;
+  bool augments_;
+  int64_t step_ = 0;
 };
 
 // In-memory inputs [N, ...] (any floating dtype) and int64 labels [N] on one device.

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/settings.h"
+#include "data/dataset.h"
 
 namespace dybat {
 
@@ -24,7 +25,7 @@ std::string key_of(std::string name) {
 }  // namespace
 
 #define DYBAT_CONFIG_FIELDS(X)                                                                                  \
-  X(net) X(delta) X(dataset) X(data) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
+  X(net) X(delta) X(dataset) X(data) X(labels) X(order) X(permute) X(augment) X(cache_dir) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
   X(conv_algo) X(cuda_graph) X(precision)
@@ -85,6 +86,16 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
       ->capture_default_str();
   app.add_option("--dataset,-d", c.dataset, "cifar10, cifar100, stl10, folder or synthetic (default: first found)");
   app.add_option("--data", c.data, "dataset root folder")->capture_default_str();
+  app.add_option("--labels", c.labels, "CIFAR-100 labels: fine or coarse")
+      ->check(CLI::IsMember({"fine", "coarse"}))
+      ->capture_default_str();
+  app.add_option("--order", c.order, "image folders: shuffled (a fixed seeded order) or file (torchvision's)")
+      ->check(CLI::IsMember({"shuffled", "file"}))
+      ->capture_default_str();
+  app.add_flag("--permute", c.permute, "put both splits into one order seeded by --seed, once, at load");
+  app.add_option("--augment", c.augment, "training augmentation: none, crop, flip or crop,flip (off in the paper)")
+      ->capture_default_str();
+  app.add_option("--cache-dir", c.cache_dir, "cache for decoded image folders (default: next to the data, else ~/.cache/dybat)");
   app.add_option("--crop,-c", c.crop, "images are resized to crop x crop")->capture_default_str();
   app.add_option("--classes,-n", c.classes, "number of classes of the net (default: the dataset's)");
   app.add_option("--epochs,-e", c.epochs, "epochs (the step budget is epochs * batches)")->capture_default_str();
@@ -182,6 +193,9 @@ TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli)
 void validate_config(const TrainConfig& c) {
   DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (e.g. --net resnet18)");
   DYBAT_CHECK(std::isfinite(c.delta) && c.delta > 0.0 && c.delta <= 1.0, "--delta must be in (0, 1], got ", c.delta);
+  DYBAT_CHECK(c.labels == "fine" || c.labels == "coarse", "--labels must be fine or coarse, got '", c.labels, "'");
+  DYBAT_CHECK(c.order == "shuffled" || c.order == "file", "--order must be shuffled or file, got '", c.order, "'");
+  parse_augment(c.augment);  // throws with the accepted forms
   DYBAT_CHECK(c.crop >= 8 && c.crop <= 1024, "--crop must be in [8, 1024], got ", c.crop);
   DYBAT_CHECK(c.classes >= 0, "--classes must be positive, got ", c.classes);
   DYBAT_CHECK(c.epochs >= 1, "--epochs must be at least 1, got ", c.epochs);

@@ -20,6 +20,11 @@ struct TrainConfig {
   double delta = 1.0;              // 1 = standard training, < 1 = DyBAT
   std::string dataset;             // cifar10, cifar100, stl10, folder, synthetic; "" = first found
   std::string data = "./data";
+  std::string labels = "fine";     // CIFAR-100: fine or coarse labels
+  std::string order = "shuffled";  // image folders: a fixed seeded order, or "file" (torchvision's)
+  bool permute = false;            // one permutation of both splits at load, seeded by seed
+  std::string augment = "none";    // none, or a comma list of crop and flip (training batches only)
+  std::string cache_dir;           // where decoded image folders are cached when the data folder is read-only
   int crop = 128;
   int classes = 0;                 // 0 = the dataset's
   int64_t epochs = 100;

@@ -4,11 +4,15 @@
 
 namespace dybat {
 
-LoaderBatches::LoaderBatches(const Split& split, int64_t batch_size, int crop)
-    : loader_(split, batch_size, crop), samples_(split.size()), device_(split.labels.device()) {}
+LoaderBatches::LoaderBatches(const Split& split, int64_t batch_size, int crop, AugmentOptions augment, uint64_t seed)
+    : loader_(split, batch_size, crop, augment),
+      samples_(split.size()),
+      device_(split.labels.device()),
+      seed_(seed),
+      augments_(augment.any()) {}
 
 void LoaderBatches::gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const {
-  loader_.gather(batch_id, inputs, labels);
+  loader_.gather(batch_id, inputs, labels, seed_, static_cast<uint64_t>(step_));
 }
 
 }  // namespace dybat

@@ -22,6 +22,10 @@ Dataset load_run_dataset(const TrainConfig& c, Device device) {
   o.dataset = c.dataset;
   o.root = c.data;
   o.crop = c.crop;
+  o.labels = c.labels;
+  o.order = c.order;
+  o.permute = c.permute;
+  o.cache_dir = c.cache_dir;
   o.seed = c.seed;
   o.train_limit = c.train_limit;
   o.test_limit = c.test_limit;

@@ -143,10 +143,12 @@ struct Trainer::Impl {
     }
   }
 
-  // How steps run: one CUDA graph per step on a CUDA device (unless --cuda-graph off); plain calls
-  // elsewhere, audited for capture safety when asked (set_capture_audit).
-  GraphedStep::Mode step_mode() const {
-    if (device.is_cuda() && cfg.cuda_graph == "on") return GraphedStep::Mode::Graph;
+  // How the work on batches of `src` runs: one CUDA graph per step on a CUDA device (unless
+  // --cuda-graph off, or the source's batches depend on host state set per step, such as the
+  // augmentation stream, which a graph would freeze); plain calls elsewhere, audited for capture
+  // safety when asked (set_capture_audit).
+  GraphedStep::Mode step_mode(const BatchSource& src) const {
+    if (device.is_cuda() && cfg.cuda_graph == "on" && !src.step_dependent()) return GraphedStep::Mode::Graph;
     return audit ? GraphedStep::Mode::Audit : GraphedStep::Mode::Eager;
   }
 
@@ -174,15 +176,16 @@ struct Trainer::Impl {
   }
 
   void train_step() {
-    if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(), "the training step");
+    if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(train), "the training step");
     sel.check_step(step);
+    train.begin_step(step);  // host state of augmenting sources (which then run without graphs)
     step_runner->run([this] { step_work(); });
     sel.step_done();
     ++step;
   }
 
   SplitMetrics evaluate_split(std::unique_ptr<SplitEvaluator>& ev, const BatchSource& src, const char* name) {
-    if (!ev) ev = std::make_unique<SplitEvaluator>(src, dtype, step_mode(), name);
+    if (!ev) ev = std::make_unique<SplitEvaluator>(src, dtype, step_mode(src), name);
     return ev->run(net, eval_mode);
   }
 
@@ -322,7 +325,7 @@ void Trainer::set_capture_audit(bool on) {
   DYBAT_CHECK(!impl_->step_runner, "set_capture_audit: call it before the run starts");
   impl_->audit = on;
 }
-bool Trainer::uses_cuda_graphs() const { return impl_->step_mode() == GraphedStep::Mode::Graph; }
+bool Trainer::uses_cuda_graphs() const { return impl_->step_mode(impl_->train) == GraphedStep::Mode::Graph; }
 SelectionState& Trainer::selection() { return impl_->sel; }
 
 }  // namespace dybat

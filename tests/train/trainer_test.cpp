@@ -520,6 +520,25 @@ TEST(CudaTrainer, GraphsGiveThePlainLoopsResults) {
   std::filesystem::remove_all(off);
 }
 
+TEST(CudaTrainer, StepDependentSourcesRunWithoutGraphs) {
+  // A source whose batches depend on host state set per step (augmentation) would be frozen at the
+  // captured step by a graph: the trainer runs it plainly.
+  DYBAT_REQUIRE_GPU();
+  struct Augmenting : TensorBatches {
+    using TensorBatches::TensorBatches;
+    bool step_dependent() const override { return true; }
+  };
+  Device d = Device::cuda();
+  auto [xt, yt] = test::clusters(96, kDim, kClasses, 1, d);
+  Augmenting train(xt, yt, kBatch);
+  Problem pb(d);
+  TinyNet net(kDim, 16, kClasses, 0);
+  net.to(d);
+  Trainer t(config(0.5, 2), net, train, *pb.test, d, DType::Float32, nullptr);
+  EXPECT_FALSE(t.uses_cuda_graphs());
+  EXPECT_EQ(t.run().status, TrainStatus::Completed);
+}
+
 TEST(CudaTrainer, GraphStepsAllocateNothing) {
   DYBAT_REQUIRE_GPU();
   Device d = Device::cuda();
