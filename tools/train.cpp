@@ -121,6 +121,7 @@ int run(int argc, char** argv) {
   model->to(device);
   set_compute_dtype(*model, compute);
   LoaderBatches train(ds.train, cfg.batch_size, cfg.crop, parse_augment(cfg.augment), cfg.seed);
+  LoaderBatches train_plain(ds.train, cfg.batch_size, cfg.crop);  // train metrics: never augmented
   LoaderBatches test(ds.test, cfg.batch_size, cfg.crop);
 
   if (!resuming) {
@@ -128,6 +129,7 @@ int run(int argc, char** argv) {
     log = std::make_unique<RunLog>(out);
   }
   Trainer trainer(cfg, *model, train, test, device, dtype, log.get());
+  if (parse_augment(cfg.augment).any()) trainer.evaluate_train_on(train_plain);
   const SchedulePlan& plan = trainer.plan();
 
   nlohmann::json config = config_to_json(cfg);

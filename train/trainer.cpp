@@ -104,6 +104,7 @@ struct Trainer::Impl {
   bool audit = false;
   std::unique_ptr<GraphedStep> step_runner;
   std::unique_ptr<SplitEvaluator> train_eval, test_eval;
+  const BatchSource* train_metrics_source = nullptr;  // null: the training source itself
   int64_t step = 0;
   double elapsed_offset = 0;  // seconds spent before this process (from the checkpoint)
   int64_t checkpoint_step = 0;
@@ -263,7 +264,8 @@ struct Trainer::Impl {
         MetricsRow row;
         row.step = step;
         row.epoch = static_cast<double>(step) / static_cast<double>(plan.num_batches);
-        row.train = evaluate_split(train_eval, train, "the training split");
+        row.train = evaluate_split(train_eval, train_metrics_source ? *train_metrics_source : train,
+                                   "the training split");
         row.test = evaluate_split(test_eval, test, "the test split");
         row.img_per_s = interval_train > 0 ? static_cast<double>(interval_steps * train.batch_size()) / interval_train
                                            : 0;
@@ -327,5 +329,10 @@ void Trainer::set_capture_audit(bool on) {
 }
 bool Trainer::uses_cuda_graphs() const { return impl_->step_mode(impl_->train) == GraphedStep::Mode::Graph; }
 SelectionState& Trainer::selection() { return impl_->sel; }
+void Trainer::evaluate_train_on(const BatchSource& src) {
+  DYBAT_CHECK(src.num_batches() == impl_->train.num_batches() && src.batch_size() == impl_->train.batch_size(),
+              "evaluate_train_on: the source must split the training data as the training source does");
+  impl_->train_metrics_source = &src;
+}
 
 }  // namespace dybat

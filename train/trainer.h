@@ -89,6 +89,9 @@ class Trainer {
   // CaptureScope, so a host read or a new allocation in them throws. Call before run().
   void set_capture_audit(bool on);
   bool uses_cuda_graphs() const;
+  // Evaluates the training split's metrics on `src` instead of the training source: an
+  // augmenting training source must not augment the evaluation batches. Call before run().
+  void evaluate_train_on(const BatchSource& src);
 
  private:
   struct Impl;

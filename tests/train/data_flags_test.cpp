@@ -5,6 +5,8 @@
 #include "support/test_util.h"
 #include "train/batches.h"
 #include "train/config.h"
+#include "train/trainer.h"
+#include "train/train_test_util.h"
 
 using namespace dybat;
 
@@ -71,4 +73,32 @@ TEST(TrainCliData, AugmentationFollowsTheStep) {
   EXPECT_NE(a3, batch_at(aug, 4));
   EXPECT_EQ(a3, batch_at(aug, 3));
   EXPECT_NE(a3, batch_at(plain, 3));
+}
+
+TEST(TrainCliData, TrainMetricsAreNotAugmented) {
+  // With an augmenting training source, the training split's metrics come from the plain source
+  // given to evaluate_train_on: they equal a separate evaluation of the final weights on it.
+  Split s = synthetic_split();
+  LoaderBatches aug(s, 8, 32, parse_augment("crop,flip"), 3), plain(s, 8, 32);
+  DataOptions o;
+  o.dataset = "synthetic";
+  o.synthetic_train = 16;
+  o.synthetic_test = 8;
+  LoaderBatches test(load_dataset(o).test, 8, 32);
+  test::TinyNet net(3 * 32 * 32, 8, 10, 5);
+  TrainConfig c;
+  c.net = "tiny";
+  c.epochs = 2;
+  c.batch_size = 8;
+  c.lr = 0.01;
+  c.flush_seconds = 0;
+  Trainer t(c, net, aug, test, Device::cpu(), DType::Float32, nullptr);
+  t.evaluate_train_on(plain);
+  TrainResult r = t.run();
+  ASSERT_EQ(r.status, TrainStatus::Completed);
+  SplitMetrics again = evaluate(net, plain, Mode::EvalBatchStats, DType::Float32);
+  EXPECT_EQ(r.last.train.loss, again.loss);
+  EXPECT_EQ(r.last.train.top1, again.top1);
+  LoaderBatches other(s, 4, 32);
+  EXPECT_THROW(t.evaluate_train_on(other), Error);
 }
