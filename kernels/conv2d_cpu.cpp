@@ -1,14 +1,17 @@
 // CPU convolution: im2col + OpenBLAS GEMM for dense and grouped convolutions, direct loops for
 // depthwise ones; float32 and float64.
 //
-// The batch is processed in chunks of B images whose column matrix stays under a fixed byte budget,
-// so memory is bounded whatever the batch size. One GEMM per group covers a whole chunk
-// (columns = B H_out W_out), which keeps GEMMs large even for small spatial sizes (late stages of
-// a net, 1x1 squeeze-excite convs). The GEMMs are called outside OpenMP regions, so OpenBLAS can
-// use its own threads; the copies around them (im2col, col2im, transposes) are OpenMP loops.
-// Reduction orders depend only on the shapes, never on timing, so results are bit-identical run
-// to run for a given thread count.
-#include <cblas.h>
+// Dense convolutions are parallel over the batch: each OpenMP thread takes a contiguous range of
+// images and works through it in chunks of B images, building the chunk's column matrix
+// [C_in kH kW, B P] in its own scratch and multiplying on one thread (gemm_1t). A chunk holds
+// enough images for a GEMM about kTargetCols columns wide (B P), which keeps GEMMs efficient at
+// the tiny planes of late stages (2x2 and 1x1 at crop 32) while the scratch stays cache-sized.
+// Batches smaller than the thread pool instead run as one task whose copies and GEMMs are split
+// over the threads (gemm_mt). The weight gradient of a thread's images goes into a private
+// buffer (thread 0 adds straight into dweight), and the buffers are added in thread order, so
+// results are bit-identical run to run for a given thread count. Memory stays bounded whatever
+// the batch size (chunk_budget_bytes per chunk).
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
@@ -16,6 +19,7 @@
 
 #include "core/dispatch.h"
 #include "kernels/conv2d.h"
+#include "kernels/gemm_cpu.h"
 #include "kernels/im2col_cpu.h"
 
 namespace dybat::cpu {
@@ -30,36 +34,63 @@ int64_t& conv_detail::chunk_budget_bytes() {
 
 namespace {
 
-void check_blas_dim(int64_t v) {
-  DYBAT_CHECK(v <= INT_MAX, "conv2d (cpu): a GEMM dimension of ", v, " exceeds the BLAS int range");
+// GEMM width a chunk aims for (columns = images x output pixels).
+constexpr int64_t kTargetCols = 1024;
+
+// How a dense convolution's batch is split over threads (see the file comment).
+struct Plan {
+  int64_t tasks = 1;            // threads that each own a range of images
+  int64_t chunk = 1;            // images per chunk
+  bool inner_parallel = false;  // one task whose loops and GEMMs use every thread
+  int64_t begin(int64_t t, int64_t n) const { return t * n / tasks; }
+  int64_t end(int64_t t, int64_t n) const { return (t + 1) * n / tasks; }
+
+  template <class F>
+  void run(F&& task) const {
+    if (tasks == 1) {
+      task(int64_t(0));
+      return;
+    }
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(tasks))
+    for (int64_t t = 0; t < tasks; ++t) task(t);
+  }
+
+  template <class T>
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+            int64_t ldb, T beta, T* c, int64_t ldc) const {
+    if (inner_parallel)
+      gemm_mt(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+      gemm_1t(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+};
+
+Plan make_plan(const ConvGeom& g, size_t elem) {
+  const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t P = g.plane_out();
+  const int64_t per_image = std::max(g.rows(), g.c_out) * P * static_cast<int64_t>(elem);
+  const int64_t budget_images = std::max<int64_t>(1, conv_detail::chunk_budget_bytes() / std::max<int64_t>(per_image, 1));
+  Plan pl;
+  if (threads > 1 && g.n >= threads) {
+    pl.tasks = threads;
+    const int64_t per_task = (g.n + threads - 1) / threads;
+    pl.chunk = std::clamp<int64_t>((kTargetCols + P - 1) / P, 1, std::min(per_task, budget_images));
+  } else if (threads > 1) {
+    pl.inner_parallel = true;
+    pl.chunk = std::min(g.n, budget_images);
+  } else {
+    pl.chunk = std::clamp<int64_t>((kTargetCols + P - 1) / P, 1, std::min(g.n, budget_images));
+  }
+  // Checked here, outside any parallel region (an exception must not leave an OpenMP thread).
+  DYBAT_CHECK(std::max(g.rows(), g.c_out) <= INT_MAX && pl.chunk * P <= INT_MAX, "conv2d (cpu): a GEMM dimension of ",
+              std::max({g.rows(), g.c_out, pl.chunk * P}), " exceeds the BLAS int range");
+  return pl;
 }
 
-// Row-major C = alpha op(A) op(B) + beta C, with op(A) [m, k] and op(B) [k, n].
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-              beta, c, static_cast<int>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-              beta, c, static_cast<int>(ldc));
-}
-
-// Images per chunk: as many as fit the budget in the larger of the column and output matrices.
-int64_t chunk_images(const ConvGeom& g, size_t elem) {
-  int64_t per_image = std::max(g.rows(), g.c_out) * g.plane_out() * static_cast<int64_t>(elem);
-  int64_t b = std::clamp<int64_t>(conv_detail::chunk_budget_bytes() / std::max<int64_t>(per_image, 1), 1, g.n);
-  check_blas_dim(std::max(g.rows(), g.c_out));
-  check_blas_dim(b * g.plane_out());
-  return b;
-}
-
-// Scratch for one chunk; from the caching allocator so steady-state steps do not hit malloc.
+// Scratch from the caching allocator, so steady-state steps do not reach malloc.
 template <class T>
 T* scratch(Tensor& holder, int64_t elems) {
+  if (elems == 0) return nullptr;
   holder = Tensor::empty({elems}, dtype_of<T>::value);
   return holder.template data<T>();
 }
@@ -67,92 +98,149 @@ T* scratch(Tensor& holder, int64_t elems) {
 // The column matrix of images [b0, b0 + B): x itself for one image of a pointwise conv, else
 // built in `buf`.
 template <class T>
-const T* columns(const ConvGeom& g, const T* x, int64_t b0, int64_t B, T* buf) {
+const T* columns(const ConvGeom& g, const T* x, int64_t b0, int64_t B, T* buf, bool parallel) {
   const T* xb = x + b0 * g.c_in * g.plane_in();
   if (g.pointwise()) {
     if (B == 1) return xb;
-    conv_detail::to_channel_major(xb, B, g.c_in, g.plane_in(), buf);
+    conv_detail::to_channel_major(xb, B, g.c_in, g.plane_in(), buf, parallel);
   } else {
-    conv_detail::im2col(g, xb, B, buf);
+    conv_detail::im2col(g, xb, B, buf, parallel);
   }
   return buf;
 }
 
 // dout of images [b0, b0 + B) as [C_out, B P]: dout itself for one image, else transposed into buf.
 template <class T>
-const T* dout_matrix(const ConvGeom& g, const T* dout, int64_t b0, int64_t B, T* buf) {
+const T* dout_matrix(const ConvGeom& g, const T* dout, int64_t b0, int64_t B, T* buf, bool parallel) {
   const T* db = dout + b0 * g.c_out * g.plane_out();
   if (B == 1) return db;
-  conv_detail::to_channel_major(db, B, g.c_out, g.plane_out(), buf);
+  conv_detail::to_channel_major(db, B, g.c_out, g.plane_out(), buf, parallel);
   return buf;
 }
 
 // ---- dense (im2col + GEMM) --------------------------------------------------------------------
 
+// The weights of the live taps only, [C_out, C_in/groups T], when some taps see nothing but
+// padding (see ConvGeom::taps); w itself otherwise.
 template <class T>
-void dense_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
+const T* live_weights(const ConvGeom& g, const T* w, Tensor& hold) {
+  if (g.all_taps()) return w;
+  const int64_t cig = g.c_in / g.p.groups, nt = g.ntaps(), k = g.kh * g.kw;
+  T* d = scratch<T>(hold, g.c_out * cig * nt);
+  for (int64_t oc = 0; oc < g.c_out * cig; ++oc)
+    for (int64_t a = 0; a < nt; ++a) d[oc * nt + a] = w[oc * k + g.taps[a].index];
+  return d;
+}
+
+template <class T>
+void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
+  const Plan pl = make_plan(g, sizeof(T));
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, y_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* ybuf = chunk > 1 ? scratch<T>(y_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* col = columns(g, x, b0, B, colbuf);
-    T* y = B == 1 ? out + b0 * g.c_out * P : ybuf;  // [C_out, B P]
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(false, false, cog, ncols, kg, T(1), w + grp * cog * kg, kg, col + grp * kg * ncols, ncols, T(0),
-           y + grp * cog * ncols, ncols);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t y_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * (col_elems + y_elems));
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * (col_elems + y_elems) : nullptr;
+    T* ybuf = colbuf ? colbuf + col_elems : nullptr;
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* col = columns(g, x, b0, B, colbuf, pl.inner_parallel);
+      T* y = B == 1 ? out + b0 * g.c_out * P : ybuf;  // [C_out, B P]
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(false, false, cog, ncols, kg, T(1), w + grp * cog * kg, kg, col + grp * kg * ncols, ncols, T(0),
+                y + grp * cog * ncols, ncols);
+      }
+      if (B > 1) {
+        conv_detail::to_batch_major(y, B, g.c_out, P, bias, out + b0 * g.c_out * P, pl.inner_parallel);
+      } else if (bias) {
+#pragma omp parallel for schedule(static) if (pl.inner_parallel && g.c_out * P >= conv_detail::kMinParallelWork)
+        for (int64_t c = 0; c < g.c_out; ++c)
+          for (int64_t q = 0; q < P; ++q) y[c * P + q] += bias[c];
+      }
     }
-    if (B > 1) {
-      conv_detail::to_batch_major(y, B, g.c_out, P, bias, out + b0 * g.c_out * P);
-    } else if (bias) {
-#pragma omp parallel for schedule(static) if (g.c_out * P >= conv_detail::kMinParallelWork)
-      for (int64_t c = 0; c < g.c_out; ++c)
-        for (int64_t q = 0; q < P; ++q) y[c * P + q] += bias[c];
-    }
-  }
+  });
 }
 
 // dcol = W^T dout per group, then col2im (or a transpose for pointwise convs).
 template <class T>
-void dense_backward_input(const ConvGeom& g, const T* dout, const T* w, T* dx) {
+void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
+  const Plan pl = make_plan(g, sizeof(T));
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, d_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* dbuf = chunk > 1 ? scratch<T>(d_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* dm = dout_matrix(g, dout, b0, B, dbuf);
-    T* dxb = dx + b0 * g.c_in * g.plane_in();
-    T* dcol = (g.pointwise() && B == 1) ? dxb : colbuf;  // [C_in kH kW, B P]
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(true, false, kg, ncols, cog, T(1), w + grp * cog * kg, kg, dm + grp * cog * ncols, ncols, T(0),
-           dcol + grp * kg * ncols, ncols);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t d_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * (col_elems + d_elems));
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * (col_elems + d_elems) : nullptr;
+    T* dbuf = colbuf ? colbuf + col_elems : nullptr;
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* dm = dout_matrix(g, dout, b0, B, dbuf, pl.inner_parallel);
+      T* dxb = dx + b0 * g.c_in * g.plane_in();
+      T* dcol = (g.pointwise() && B == 1) ? dxb : colbuf;  // [C_in kH kW, B P]
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(true, false, kg, ncols, cog, T(1), w + grp * cog * kg, kg, dm + grp * cog * ncols, ncols, T(0),
+                dcol + grp * kg * ncols, ncols);
+      }
+      if (!g.pointwise())
+        conv_detail::col2im(g, dcol, B, dxb, pl.inner_parallel);
+      else if (B > 1)
+        conv_detail::to_batch_major<T>(dcol, B, g.c_in, P, nullptr, dxb, pl.inner_parallel);
     }
-    if (!g.pointwise())
-      conv_detail::col2im(g, dcol, B, dxb);
-    else if (B > 1)
-      conv_detail::to_batch_major<T>(dcol, B, g.c_in, P, nullptr, dxb);
-  }
+  });
 }
 
-// dW += dout col^T per group, chunk after chunk (beta = 1 adds into the existing gradient).
+// dW += dout col^T per group, chunk after chunk. Thread 0 adds straight into dW (beta = 1) when
+// every tap is live; the other threads (and thread 0 when the weights are compacted) fill private
+// buffers, which are then added into dW in thread order.
 template <class T>
 void dense_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
+  const Plan pl = make_plan(g, sizeof(T));
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, d_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* dbuf = chunk > 1 ? scratch<T>(d_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* col = columns(g, x, b0, B, colbuf);
-    const T* dm = dout_matrix(g, dout, b0, B, dbuf);
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(false, true, cog, kg, ncols, T(1), dm + grp * cog * ncols, ncols, col + grp * kg * ncols, ncols, T(1),
-           dw + grp * cog * kg, kg);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t d_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  const int64_t w_elems = g.c_out * kg;  // [C_out, C_in/groups T]
+  const bool direct = g.all_taps();      // thread 0 may add into dW itself
+  const bool private_buffers = pl.tasks > 1 || !direct;
+  const int64_t per_task = col_elems + d_elems + (private_buffers ? w_elems : 0);
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * per_task);
+  auto partial = [&](int64_t t) { return buf + t * per_task + col_elems + d_elems; };
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * per_task : nullptr;
+    T* dbuf = colbuf ? colbuf + col_elems : nullptr;
+    const bool into_dw = direct && t == 0;
+    T* target = into_dw ? dw : partial(t);
+    T beta = into_dw ? T(1) : T(0);
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* col = columns(g, x, b0, B, colbuf, pl.inner_parallel);
+      const T* dm = dout_matrix(g, dout, b0, B, dbuf, pl.inner_parallel);
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(false, true, cog, kg, ncols, T(1), dm + grp * cog * ncols, ncols, col + grp * kg * ncols, ncols, beta,
+                target + grp * cog * kg, kg);
+      }
+      beta = T(1);
+    }
+  });
+  if (!private_buffers) return;
+  const int64_t first = direct ? 1 : 0, nt = g.ntaps(), k = g.kh * g.kw;
+  // Element (oc, a) of the compact layout is weight oc k + taps[a].index of the full one.
+#pragma omp parallel for schedule(static) if (w_elems * pl.tasks >= conv_detail::kMinParallelWork)
+  for (int64_t oc = 0; oc < w_elems / std::max<int64_t>(nt, 1); ++oc) {
+    for (int64_t a = 0; a < nt; ++a) {
+      const int64_t i = oc * nt + a;
+      T s = partial(first)[i];
+      for (int64_t t = first + 1; t < pl.tasks; ++t) s += partial(t)[i];
+      dw[direct ? i : oc * k + g.taps[a].index] += s;
     }
   }
 }

@@ -11,7 +11,7 @@ namespace dybat {
 void set_cpu_threads(int n) {
   DYBAT_CHECK(n >= 1, "set_cpu_threads: the thread count must be at least 1, got ", n);
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);
 }
 
 int cpu_threads() { return omp_get_max_threads(); }

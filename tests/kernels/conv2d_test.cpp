@@ -136,6 +136,11 @@ const ConvCase kCases[] = {
     {"batch1_k3", 1, 3, 5, 5, 2, 3, 3, params(1, 1, 1, 1), true},
     {"no_padding_exact", 2, 2, 3, 3, 2, 3, 3, params(1, 1, 0, 0), true},
     {"stride3", 2, 2, 10, 8, 3, 2, 2, params(3, 3, 0, 1), false},
+    // Taps that see only padding are left out of the GEMMs: some dead (2x2 plane, stride 2), and
+    // none live at all (every output pixel is padding: out = bias, dx = 0, dweight += 0).
+    {"dead_taps_s2", 3, 5, 2, 2, 4, 3, 3, params(2, 2, 1, 1), true},
+    {"no_live_taps", 2, 2, 1, 1, 3, 2, 2, params(1, 1, 2, 2, 3, 3), true},
+    {"dead_taps_batch1", 1, 3, 1, 2, 4, 3, 3, params(1, 1, 1, 1), false},
 };
 
 class Conv2dCases : public ::testing::TestWithParam<ConvCase> {};
