@@ -1,4 +1,7 @@
-// CPU copies, fills and accumulation: plain strided loops, OpenMP over elements.
+// CPU copies, fills and accumulation: plain strided loops, OpenMP over elements (each element is
+// written by one thread, so results do not depend on the thread count).
+#include <omp.h>
+
 #include <cstring>
 
 #include "core/copy.h"
@@ -8,6 +11,9 @@
 namespace dybat::cpu {
 
 namespace {
+// Below this many elements a loop runs on one thread.
+constexpr int64_t kParallelMin = 65536;
+
 template <class To, class From>
 void copy_typed(const Tensor& dst, const Tensor& src) {
   To* d = static_cast<To*>(dst.data_ptr());
@@ -15,16 +21,22 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
   int64_t n = dst.numel();
   if (dst.is_contiguous() && src.is_contiguous()) {
     if constexpr (std::is_same_v<To, From>) {
-      std::memcpy(d, s, static_cast<size_t>(n) * sizeof(To));
+      // Large copies in one block per thread (a copy has no order to keep).
+      const int64_t blocks = n > kParallelMin ? omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t lo = b * n / blocks, hi = (b + 1) * n / blocks;
+        std::memcpy(d + lo, s + lo, static_cast<size_t>(hi - lo) * sizeof(To));
+      }
     } else {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
       for (int64_t i = 0; i < n; ++i) d[i] = convert_scalar<To>(s[i]);
     }
     return;
   }
   const Shape* st[2] = {&dst.strides(), &src.strides()};
   auto ix = make_indexer<2>(dst.shape(), st);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     int64_t off[2];
     ix.offsets(i, off);
@@ -48,6 +60,7 @@ void fill_into(const Tensor& dst, double value) {
     scalar_t* d = static_cast<scalar_t*>(dst.data_ptr());
     int64_t n = dst.numel();
     if (dst.is_contiguous()) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
       for (int64_t i = 0; i < n; ++i) d[i] = v;
       return;
     }
@@ -68,13 +81,13 @@ void add_into(const Tensor& dst, const Tensor& src) {
     const scalar_t* s = static_cast<const scalar_t*>(src.data_ptr());
     int64_t n = dst.numel();
     if (dst.is_contiguous() && src.is_contiguous()) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
       for (int64_t i = 0; i < n; ++i) d[i] += s[i];
       return;
     }
     const Shape* st[2] = {&dst.strides(), &src.strides()};
     auto ix = make_indexer<2>(dst.shape(), st);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
     for (int64_t i = 0; i < n; ++i) {
       int64_t off[2];
       ix.offsets(i, off);

@@ -41,6 +41,9 @@ struct Tap {
   bool active() const { return hlo < hhi && lo < hi; }
 };
 
+// Output planes up to this size use ConvGeom::src tables in im2col/col2im.
+constexpr int64_t kTablePlane = 16;
+
 struct ConvGeom {
   int64_t n = 0, c_in = 0, h = 0, w = 0;  // input [N, C_in, H, W]
   int64_t c_out = 0, kh = 0, kw = 0;      // weight [C_out, C_in/groups, kH, kW]
@@ -51,6 +54,13 @@ struct ConvGeom {
   // padding (a 3x3 kernel on a 1x1 plane has one live tap of nine): their column rows would be
   // all zeros, so the GEMMs leave them out (and the weights are compacted to match).
   std::vector<Tap> taps;
+  // For small output planes (P <= kTablePlane): for live tap a and output pixel q, the input
+  // offset it reads within the plane, or -1 for padding (src[a P + q]). Per-row work would cost
+  // more than the copy itself there.
+  std::vector<int32_t> src;
+  // The inverse, for col2im: input pixel i is read by the entries (inv_a[e], inv_q[e]) for e in
+  // [inv_start[i], inv_start[i + 1]), in increasing (a, q) (the order a scatter would add them).
+  std::vector<int32_t> inv_start, inv_a, inv_q;
 
   ConvGeom(const Tensor& x, const Tensor& weight, const Tensor& out, const Conv2dParams& params)
       : n(x.size(0)), c_in(x.size(1)), h(x.size(2)), w(x.size(3)), c_out(weight.size(0)), kh(weight.size(2)),
@@ -65,7 +75,28 @@ struct ConvGeom {
         valid_range(t.off_h, p.stride_h, h, oh, t.hlo, t.hhi);
         if (t.active()) taps.push_back(t);
       }
+    if (plane_out() <= kTablePlane) {
+      for (const Tap& t : taps)
+        for (int64_t q = 0; q < plane_out(); ++q) {
+          const int64_t ih = (q / ow) * p.stride_h + t.off_h, iw = (q % ow) * p.stride_w + t.off_w;
+          src.push_back(ih >= 0 && ih < h && iw >= 0 && iw < w ? static_cast<int32_t>(ih * w + iw) : -1);
+        }
+      inv_start.assign(static_cast<size_t>(plane_in() + 1), 0);
+      for (int32_t i : src)
+        if (i >= 0) ++inv_start[static_cast<size_t>(i) + 1];
+      for (size_t i = 1; i < inv_start.size(); ++i) inv_start[i] += inv_start[i - 1];
+      inv_a.resize(static_cast<size_t>(inv_start.back()));
+      inv_q.resize(inv_a.size());
+      std::vector<int32_t> fill(inv_start.begin(), inv_start.end() - 1);
+      for (size_t k = 0; k < src.size(); ++k) {
+        if (src[k] < 0) continue;
+        const size_t e = static_cast<size_t>(fill[static_cast<size_t>(src[k])]++);
+        inv_a[e] = static_cast<int32_t>(static_cast<int64_t>(k) / plane_out());
+        inv_q[e] = static_cast<int32_t>(static_cast<int64_t>(k) % plane_out());
+      }
+    }
   }
+  bool table() const { return !src.empty(); }
 
   int64_t plane_in() const { return h * w; }
   int64_t plane_out() const { return oh * ow; }
@@ -134,6 +165,20 @@ inline void im2col_tap(const ConvGeom& g, const Tap& t, const T* xp, T* d) {
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t B, T* col, bool parallel) {
   const int64_t P = g.plane_out(), nt = g.ntaps();
+  if (g.table()) {
+#pragma omp parallel for schedule(static) if (parallel && g.rows() * B * P >= kMinParallelWork)
+    for (int64_t c = 0; c < g.c_in; ++c) {
+      for (int64_t a = 0; a < nt; ++a) {
+        const int32_t* id = g.src.data() + a * P;
+        T* d = col + (c * nt + a) * B * P;
+        for (int64_t b = 0; b < B; ++b) {
+          const T* xp = x + (b * g.c_in + c) * g.plane_in();
+          for (int64_t q = 0; q < P; ++q) d[b * P + q] = id[q] >= 0 ? xp[id[q]] : T(0);
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for collapse(2) schedule(static) if (parallel && g.rows() * B * P >= kMinParallelWork)
   for (int64_t c = 0; c < g.c_in; ++c) {
     for (int64_t b = 0; b < B; ++b) {
@@ -150,6 +195,25 @@ void im2col(const ConvGeom& g, const T* x, int64_t B, T* col, bool parallel) {
 template <class T>
 void col2im(const ConvGeom& g, T* col, int64_t B, T* dx, bool parallel) {
   const int64_t P = g.plane_out(), ow = g.ow;
+  if (g.table()) {
+#pragma omp parallel for schedule(static) if (parallel && g.rows() * B * P >= kMinParallelWork)
+    for (int64_t c = 0; c < g.c_in; ++c) {
+      // Gathered rather than scattered: each input pixel sums the entries that read it, in the
+      // order a scatter would add them (no zero fill, one write per pixel).
+      const T* cc = col + c * g.ntaps() * B * P;
+      const int64_t BP = B * P;
+      for (int64_t b = 0; b < B; ++b) {
+        T* plane = dx + (b * g.c_in + c) * g.plane_in();
+        const T* cb = cc + b * P;
+        for (int64_t i = 0; i < g.plane_in(); ++i) {
+          T sum = T(0);
+          for (int32_t e = g.inv_start[i]; e < g.inv_start[i + 1]; ++e) sum += cb[g.inv_a[e] * BP + g.inv_q[e]];
+          plane[i] = sum;
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for collapse(2) schedule(static) if (parallel && g.rows() * B * P >= kMinParallelWork)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t c = 0; c < g.c_in; ++c) {
