@@ -6,7 +6,7 @@
 
 #include "core/copy.h"
 #include "core/dispatch.h"
-#include "core/strided.h"
+#include "core/strided_cpu.h"
 
 namespace dybat::cpu {
 
@@ -34,13 +34,20 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
     }
     return;
   }
+  // Strided: walked as rows (core/strided_cpu.h), the inner loop contiguous or at a fixed stride.
   const Shape* st[2] = {&dst.strides(), &src.strides()};
-  auto ix = make_indexer<2>(dst.shape(), st);
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
+  const StridedRows<2> R = coalesce<2>(dst.shape(), st);
+  const int64_t inner = R.inner(), rows = R.rows(), sd = R.inner_stride(0), ss = R.inner_stride(1);
+#pragma omp parallel for schedule(static) if (n > kParallelMin && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
     int64_t off[2];
-    ix.offsets(i, off);
-    d[off[0]] = convert_scalar<To>(s[off[1]]);
+    R.row_offsets(r, off);
+    To* dr = d + off[0];
+    const From* sr = s + off[1];
+    if (sd == 1 && ss == 1)
+      for (int64_t i = 0; i < inner; ++i) dr[i] = convert_scalar<To>(sr[i]);
+    else
+      for (int64_t i = 0; i < inner; ++i) dr[i * sd] = convert_scalar<To>(sr[i * ss]);
   }
 }
 }  // namespace

@@ -41,8 +41,10 @@ struct Tap {
   bool active() const { return hlo < hhi && lo < hi; }
 };
 
-// Output planes up to this size use ConvGeom::src tables in im2col/col2im.
+// Output planes up to this size use ConvGeom::src tables: in im2col/col2im, and (larger, since
+// there each pixel's work is small) in the depthwise loops.
 constexpr int64_t kTablePlane = 16;
+constexpr int64_t kDepthwiseTablePlane = 64;
 
 struct ConvGeom {
   int64_t n = 0, c_in = 0, h = 0, w = 0;  // input [N, C_in, H, W]
@@ -75,7 +77,7 @@ struct ConvGeom {
         valid_range(t.off_h, p.stride_h, h, oh, t.hlo, t.hhi);
         if (t.active()) taps.push_back(t);
       }
-    if (plane_out() <= kTablePlane) {
+    if (plane_out() <= (depthwise() ? kDepthwiseTablePlane : kTablePlane)) {
       for (const Tap& t : taps)
         for (int64_t q = 0; q < plane_out(); ++q) {
           const int64_t ih = (q / ow) * p.stride_h + t.off_h, iw = (q % ow) * p.stride_w + t.off_w;

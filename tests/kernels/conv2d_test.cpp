@@ -125,6 +125,10 @@ const ConvCase kCases[] = {
     {"depthwise5_s1", 1, 2, 6, 5, 2, 5, 5, params(1, 1, 2, 2, 1, 1, 2), true},
     {"depthwise_dil2", 2, 3, 8, 8, 3, 3, 3, params(1, 2, 2, 1, 2, 2, 3), false},
     {"depthwise_mult2", 2, 3, 6, 6, 6, 3, 3, params(1, 1, 1, 1, 1, 1, 3), true},
+    // Planes above the depthwise table size (64 output pixels) take the row loops.
+    {"depthwise3_large", 2, 3, 11, 9, 3, 3, 3, params(1, 1, 1, 1, 1, 1, 3), true},
+    {"depthwise5_s2_large", 2, 2, 19, 18, 2, 5, 5, params(2, 2, 2, 2, 1, 1, 2), false},
+    {"depthwise3_dil2_large", 1, 2, 10, 12, 2, 3, 3, params(1, 1, 2, 2, 2, 2, 2), false},
     {"pointwise", 3, 5, 4, 6, 7, 1, 1, params(1, 1, 0, 0), true},
     {"pointwise_batch1", 1, 5, 4, 3, 2, 1, 1, params(1, 1, 0, 0), false},
     {"pointwise_groups", 2, 4, 3, 5, 6, 1, 1, params(1, 1, 0, 0, 1, 1, 2), true},
