@@ -130,6 +130,99 @@ void for_channel_slices(const Layout& L, int64_t slices, F&& f) {
   }
 }
 
+// ---- small planes ---------------------------------------------------------------------------
+// With a few values per plane (hw <= kRowPlane: 4x4 down to 1x1 at small crops, and [N, C]
+// inputs), per-plane loops are all overhead. There the data is read as N rows of C hw values:
+// loops run along a row (vectorised, with per-position copies of the channel parameters), and
+// sums accumulate per position over the rows in order, in double, before each channel adds its
+// hw positions in order. Channels are split into fixed blocks (independent of the thread count).
+
+constexpr int64_t kRowPlane = 16;
+constexpr int64_t kRowBlock = 1024;  // positions per block of channels (whole channels, at most this many)
+
+struct RowBlocks {
+  int64_t per_block, count;  // channels per block, blocks
+  explicit RowBlocks(const Layout& L)
+      : per_block(std::max<int64_t>(1, kRowBlock / L.hw)), count((L.c + per_block - 1) / per_block) {}
+};
+
+// Per-position copies of a channel vector: out[j] = v[j / hw] for j < C hw.
+template <class T>
+std::vector<T> per_position(const Layout& L, const T* v) {
+  std::vector<T> out(static_cast<size_t>(L.c * L.hw));
+  for (int64_t c = 0; c < L.c; ++c)
+    for (int64_t i = 0; i < L.hw; ++i) out[static_cast<size_t>(c * L.hw + i)] = v[c];
+  return out;
+}
+
+bool row_parallel(const Layout& L) { return L.n * L.c * L.hw > kParallelMin; }
+
+// Per channel: the sum over images and positions of f(x), f applied per position j of the row.
+template <class T, class F>
+void row_channel_sums(const Layout& L, const T* px, F&& f, double* out) {
+  const RowBlocks B(L);
+  const int64_t W = L.c * L.hw;
+#pragma omp parallel for schedule(static) if (row_parallel(L) && B.count > 1)
+  for (int64_t blk = 0; blk < B.count; ++blk) {
+    const int64_t c0 = blk * B.per_block, c1 = std::min(L.c, c0 + B.per_block);
+    const int64_t j0 = c0 * L.hw, len = (c1 - c0) * L.hw;
+    double acc[kRowBlock];
+    for (int64_t j = 0; j < len; ++j) acc[j] = 0.0;
+    for (int64_t b = 0; b < L.n; ++b) {
+      const T* row = px + b * W + j0;
+      for (int64_t j = 0; j < len; ++j) acc[j] += f(row[j], j0 + j);
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      double s = 0.0;
+      for (int64_t i = 0; i < L.hw; ++i) s += acc[(c - c0) * L.hw + i];
+      out[c] = s;
+    }
+  }
+}
+
+// The backward's first pass on small planes: dz stored (in zp, when given) and, per channel,
+// the sums of dz and dz x_hat.
+template <Act A, class T>
+void row_dz_sums(const Layout& L, const T* px, const T* pd, const T* pr, T* pz, const T* pm, const T* pi,
+                 const T* pg, const T* pb, double* sum_dz, double* sum_dzx) {
+  const RowBlocks B(L);
+  const int64_t W = L.c * L.hw;
+  const std::vector<T> mj = per_position(L, pm), ij = per_position(L, pi), gj = per_position(L, pg),
+                       bj = per_position(L, pb);
+#pragma omp parallel for schedule(static) if (row_parallel(L) && B.count > 1)
+  for (int64_t blk = 0; blk < B.count; ++blk) {
+    const int64_t c0 = blk * B.per_block, c1 = std::min(L.c, c0 + B.per_block);
+    const int64_t j0 = c0 * L.hw, len = (c1 - c0) * L.hw;
+    double a_dz[kRowBlock], a_dzx[kRowBlock];
+    T local[kRowBlock];
+    for (int64_t j = 0; j < len; ++j) a_dz[j] = a_dzx[j] = 0.0;
+    for (int64_t b = 0; b < L.n; ++b) {
+      const int64_t off = b * W + j0;
+      const T *x = px + off, *d = pd + off, *r = pr ? pr + off : nullptr;
+      const T *m = mj.data() + j0, *is = ij.data() + j0, *g = gj.data() + j0, *be = bj.data() + j0;
+      T* z = pz ? pz + off : local;
+      if (r)
+        for (int64_t j = 0; j < len; ++j) z[j] = bn_dz(A, d[j], bn_preact(bn_xhat(x[j], m[j], is[j]), g[j], be[j], r[j]));
+      else
+        for (int64_t j = 0; j < len; ++j) z[j] = bn_dz(A, d[j], bn_preact(bn_xhat(x[j], m[j], is[j]), g[j], be[j], T(0)));
+      for (int64_t j = 0; j < len; ++j) {
+        const double dz = static_cast<double>(z[j]);
+        a_dz[j] += dz;
+        a_dzx[j] += dz * static_cast<double>(bn_xhat(x[j], m[j], is[j]));
+      }
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      double s1 = 0.0, s2 = 0.0;
+      for (int64_t i = 0; i < L.hw; ++i) {
+        s1 += a_dz[(c - c0) * L.hw + i];
+        s2 += a_dzx[(c - c0) * L.hw + i];
+      }
+      sum_dz[c] = s1;
+      sum_dzx[c] = s2;
+    }
+  }
+}
+
 }  // namespace
 
 void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
@@ -146,24 +239,42 @@ void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tens
     T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
     // Two passes (mean, then squared deviations from it) avoid the cancellation of E[x^2] - E[x]^2.
-    for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
-      LaneSum s;
-      for (int64_t b = b0; b < b1; ++b) add_sum(s, px + L.plane(b, ch), L.hw);
-      part[t] = s.total();
-    });
-    for (int64_t ch = 0; ch < L.c; ++ch) {
-      double s = 0.0;
-      for (int64_t k = 0; k < S; ++k) s += part[ch * S + k];
-      mu[ch] = s / cnt;
+    std::vector<double> sq(static_cast<size_t>(L.c));
+    if (L.hw <= kRowPlane) {
+      row_channel_sums(L, px, [](T v, int64_t) { return static_cast<double>(v); }, mu.data());
+      for (int64_t ch = 0; ch < L.c; ++ch) mu[ch] /= cnt;
+      const std::vector<double> mu_j = per_position(L, mu.data());
+      row_channel_sums(
+          L, px,
+          [&](T v, int64_t j) {
+            const double d = static_cast<double>(v) - mu_j[j];
+            return d * d;
+          },
+          sq.data());
+    } else {
+      for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
+        LaneSum s;
+        for (int64_t b = b0; b < b1; ++b) add_sum(s, px + L.plane(b, ch), L.hw);
+        part[t] = s.total();
+      });
+      for (int64_t ch = 0; ch < L.c; ++ch) {
+        double s = 0.0;
+        for (int64_t k = 0; k < S; ++k) s += part[ch * S + k];
+        mu[ch] = s / cnt;
+      }
+      for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
+        LaneSum s;
+        for (int64_t b = b0; b < b1; ++b) add_sq_dev(s, px + L.plane(b, ch), L.hw, mu[ch]);
+        part[t] = s.total();
+      });
+      for (int64_t ch = 0; ch < L.c; ++ch) {
+        double ss = 0.0;
+        for (int64_t k = 0; k < S; ++k) ss += part[ch * S + k];
+        sq[ch] = ss;
+      }
     }
-    for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
-      LaneSum s;
-      for (int64_t b = b0; b < b1; ++b) add_sq_dev(s, px + L.plane(b, ch), L.hw, mu[ch]);
-      part[t] = s.total();
-    });
     for (int64_t ch = 0; ch < L.c; ++ch) {
-      double ss = 0.0;
-      for (int64_t k = 0; k < S; ++k) ss += part[ch * S + k];
+      const double ss = sq[ch];
       pm[ch] = static_cast<T>(mu[ch]);
       pi[ch] = static_cast<T>(bn_invstd(ss / cnt, eps));
       if (prm) {
@@ -195,6 +306,25 @@ void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, 
     const int64_t planes = L.n * L.c;
     dispatch_act(act, [&](auto a) {
       constexpr Act A = decltype(a)::value;
+      if (L.hw <= kRowPlane) {
+        const std::vector<T> mj = per_position(L, pm), ij = per_position(L, pi), gj = per_position(L, pg),
+                             bj = per_position(L, pb);
+        const int64_t W = L.c * L.hw;
+#pragma omp parallel for schedule(static) if (row_parallel(L))
+        for (int64_t b = 0; b < L.n; ++b) {
+          const T* xr = px + b * W;
+          T* orow = po + b * W;
+          if (pr) {
+            const T* rr = pr + b * W;
+            for (int64_t j = 0; j < W; ++j)
+              orow[j] = act_forward(A, bn_preact(bn_xhat(xr[j], mj[j], ij[j]), gj[j], bj[j], rr[j]));
+          } else {
+            for (int64_t j = 0; j < W; ++j)
+              orow[j] = act_forward(A, bn_preact(bn_xhat(xr[j], mj[j], ij[j]), gj[j], bj[j], T(0)));
+          }
+        }
+        return;
+      }
 #pragma omp parallel for schedule(static) if (x.numel() > kParallelMin)
       for (int64_t p = 0; p < planes; ++p) {
         const int64_t ch = p % L.c, off = p * L.hw;
@@ -233,8 +363,13 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
 
     // Pass 1, per (channel, slice): dz = dout act'(z) with z recomputed as the forward computed
     // it, stored; sums of dz and dz x_hat in lanes.
+    std::vector<double> sum_dz(static_cast<size_t>(L.c)), sum_dzx(static_cast<size_t>(L.c));
     dispatch_act(act, [&](auto a) {
       constexpr Act A = decltype(a)::value;
+      if (L.hw <= kRowPlane) {
+        row_dz_sums<A>(L, px, pd, pr, pdz, pm, pi, pg, pb, sum_dz.data(), sum_dzx.data());
+        return;
+      }
       for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
         const T m = pm[ch], is = pi[ch], g = pg[ch], be = pb[ch];
         LaneSum s_dz, s_dzx;
@@ -253,18 +388,45 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
 
     // Per channel: the totals, the parameter gradients, and the two means dx needs.
     std::vector<T> mean_dz(static_cast<size_t>(L.c)), mean_dzx(static_cast<size_t>(L.c));
-    for (int64_t ch = 0; ch < L.c; ++ch) {
-      double sum_dz = 0.0, sum_dzx = 0.0;
-      for (int64_t k = 0; k < S; ++k) {
-        sum_dz += part_dz[ch * S + k];
-        sum_dzx += part_dzx[ch * S + k];
+    if (L.hw > kRowPlane) {
+      for (int64_t ch = 0; ch < L.c; ++ch) {
+        double s_dz = 0.0, s_dzx = 0.0;
+        for (int64_t k = 0; k < S; ++k) {
+          s_dz += part_dz[ch * S + k];
+          s_dzx += part_dzx[ch * S + k];
+        }
+        sum_dz[ch] = s_dz;
+        sum_dzx[ch] = s_dzx;
       }
-      if (pdg) pdg[ch] = static_cast<T>(static_cast<double>(pdg[ch]) + sum_dzx);
-      if (pdb) pdb[ch] = static_cast<T>(static_cast<double>(pdb[ch]) + sum_dz);
-      mean_dz[ch] = static_cast<T>(sum_dz / cnt);
-      mean_dzx[ch] = static_cast<T>(sum_dzx / cnt);
+    }
+    for (int64_t ch = 0; ch < L.c; ++ch) {
+      if (pdg) pdg[ch] = static_cast<T>(static_cast<double>(pdg[ch]) + sum_dzx[ch]);
+      if (pdb) pdb[ch] = static_cast<T>(static_cast<double>(pdb[ch]) + sum_dz[ch]);
+      mean_dz[ch] = static_cast<T>(sum_dz[ch] / cnt);
+      mean_dzx[ch] = static_cast<T>(sum_dzx[ch] / cnt);
     }
     if (!pdx) return;
+
+    if (L.hw <= kRowPlane) {
+      // Pass 2 along rows, with per-position copies of the channel values.
+      std::vector<T> gis(static_cast<size_t>(L.c));
+      for (int64_t ch = 0; ch < L.c; ++ch) gis[ch] = pg[ch] * pi[ch];
+      const std::vector<T> mj = per_position(L, pm), ij = per_position(L, pi), gisj = per_position(L, gis.data()),
+                           mdzj = per_position(L, mean_dz.data()), mdzxj = per_position(L, mean_dzx.data());
+      const int64_t W = L.c * L.hw;
+#pragma omp parallel for schedule(static) if (row_parallel(L))
+      for (int64_t b = 0; b < L.n; ++b) {
+        const T *xr = px + b * W, *zr = pdz + b * W;
+        T* dxr = pdx + b * W;
+        if (batch_stats) {
+          for (int64_t j = 0; j < W; ++j)
+            dxr[j] = bn_dx(zr[j], bn_xhat(xr[j], mj[j], ij[j]), gisj[j], mdzj[j], mdzxj[j], true);
+        } else {
+          for (int64_t j = 0; j < W; ++j) dxr[j] = bn_dx(zr[j], T(0), gisj[j], mdzj[j], mdzxj[j], false);
+        }
+      }
+      return;
+    }
 
     // Pass 2, per (n, c) plane: dx from the stored dz.
     const int64_t planes = L.n * L.c;

@@ -132,8 +132,52 @@ const T* live_weights(const ConvGeom& g, const T* w, Tensor& hold) {
   return d;
 }
 
+// A 1x1 input seen through a single live tap (1x1 convs on 1x1 planes such as squeeze-excite
+// convs, 3x3 convs at the end of a small-crop net) is a linear layer: out [N, C_out] =
+// x [N, C_in] W^T per group, straight on the NCHW data, with no column matrix or transposes.
+bool linear_case(const ConvGeom& g) { return g.plane_in() == 1 && g.plane_out() == 1 && g.ntaps() == 1; }
+
+template <class T>
+void linear_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group();
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(false, true, g.n, cog, cig, T(1), x + grp * cig, g.c_in, w + grp * cog * cig, cig, T(0), out + grp * cog,
+            g.c_out);
+  if (!bias) return;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t c = 0; c < g.c_out; ++c) out[n * g.c_out + c] += bias[c];
+}
+
+template <class T>
+void linear_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group();
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(false, false, g.n, cig, cog, T(1), dout + grp * cog, g.c_out, w + grp * cog * cig, cig, T(0), dx + grp * cig,
+            g.c_in);
+}
+
+// dW += dout^T x per group; with a dead-tap kernel the live tap's weights get the product.
+template <class T>
+void linear_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group(), k = g.kh * g.kw;
+  Tensor hold;
+  T* target = g.all_taps() ? dw : scratch<T>(hold, g.c_out * cig);
+  const T beta = g.all_taps() ? T(1) : T(0);
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(true, false, cog, cig, g.n, T(1), dout + grp * cog, g.c_out, x + grp * cig, g.c_in, beta,
+            target + grp * cog * cig, cig);
+  if (g.all_taps()) return;
+  const int64_t tap = g.taps[0].index;
+  for (int64_t oc = 0; oc < g.c_out * cig; ++oc) dw[oc * k + tap] += target[oc];
+}
+
 template <class T>
 void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
+  if (linear_case(g)) return linear_forward(g, x, w_all, bias, out);
   const Plan pl = make_plan(g, sizeof(T));
   Tensor w_hold;
   const T* w = live_weights(g, w_all, w_hold);
@@ -168,6 +212,7 @@ void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias,
 // dcol = W^T dout per group, then col2im (or a transpose for pointwise convs).
 template <class T>
 void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
+  if (linear_case(g)) return linear_backward_input(g, dout, w_all, dx);
   const Plan pl = make_plan(g, sizeof(T));
   Tensor w_hold;
   const T* w = live_weights(g, w_all, w_hold);
@@ -202,6 +247,7 @@ void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* d
 // buffers, which are then added into dW in thread order.
 template <class T>
 void dense_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
+  if (linear_case(g)) return linear_backward_weight(g, dout, x, dw);
   const Plan pl = make_plan(g, sizeof(T));
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
   const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;

@@ -135,6 +135,8 @@ const ConvCase kCases[] = {
     {"pointwise_s2", 2, 3, 7, 6, 4, 1, 1, params(2, 2, 0, 0), false},
     {"pointwise_1x1_plane", 4, 6, 1, 1, 3, 1, 1, params(1, 1, 0, 0), true},
     {"k3_on_1x1_plane", 3, 4, 1, 1, 5, 3, 3, params(1, 1, 1, 1), true},
+    {"pointwise_groups_1x1_plane", 3, 4, 1, 1, 6, 1, 1, params(1, 1, 0, 0, 1, 1, 2), true},
+    {"k3_groups_on_1x1_plane", 2, 4, 1, 1, 2, 3, 3, params(1, 1, 1, 1, 1, 1, 2), false},
     {"k5_s1_p2", 2, 2, 7, 6, 3, 5, 5, params(1, 1, 2, 2), true},
     {"k7_s2_p3", 2, 3, 11, 10, 4, 7, 7, params(2, 2, 3, 3), false},
     {"batch1_k3", 1, 3, 5, 5, 2, 3, 3, params(1, 1, 1, 1), true},
