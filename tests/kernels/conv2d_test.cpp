@@ -3,8 +3,11 @@
 // determinism, the chunked GEMM path, and errors.
 #include "kernels/conv2d.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/autograd.h"
 #include "kernels/elementwise.h"
@@ -283,6 +286,31 @@ TEST(Conv2d, ChunkedBatchMatchesReference) {
       }
     }
   }
+}
+
+TEST(Conv2d, EveryThreadSplitMatchesReference) {
+  // The batch is split over the threads when it has at least as many images (uneven with 3
+  // threads and 5 images), runs as one task with split GEMMs when smaller, and serially on one
+  // thread; small planes take the table paths and 1x1 planes the plain-GEMM path.
+  const int saved = omp_get_max_threads();
+  const ConvCase cases[] = {
+      {"dense", 5, 3, 7, 6, 4, 3, 3, params(2, 1, 1, 1), true},
+      {"same_rows", 5, 4, 9, 8, 6, 3, 3, params(1, 1, 1, 1), false},
+      {"small_plane", 5, 4, 4, 4, 6, 3, 3, params(1, 1, 1, 1), true},
+      {"pointwise", 5, 6, 4, 5, 3, 1, 1, params(1, 1, 0, 0), true},
+      {"plane_1x1", 5, 6, 1, 1, 3, 3, 3, params(1, 1, 1, 1), true},
+      {"batch2", 2, 3, 6, 5, 4, 3, 3, params(1, 1, 1, 1), false},
+      {"depthwise", 5, 4, 9, 11, 4, 5, 5, params(2, 2, 2, 2, 1, 1, 4), false},
+  };
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (const ConvCase& k : cases) {
+      SCOPED_TRACE(std::string(k.name) + " on " + std::to_string(threads) + " threads");
+      check_case_against_reference(k, DType::Float64, 1e-12, 95);
+      check_case_against_reference(k, DType::Float32, 2e-6, 96);
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST(Conv2d, RunsAreBitIdentical) {

@@ -5,11 +5,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "kernels/cpu_threads.h"
+#include "kernels/loss.h"
+#include "kernels/reduce.h"
+#include "kernels/sgd.h"
+#include "nets/registry.h"
 #include "tools/run_util.h"
 
 using namespace dybat;
@@ -175,4 +180,37 @@ TEST(Bench, ProgramWritesJsonAndComparesWithPyTorch) {
   r = run_tool("bench", "--net resnet18 --torch-json /nonexistent/t.json");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--torch-json"), std::string::npos) << r.output;
+}
+
+TEST(Bench, TrainingStepsAreBitIdenticalRunToRun) {
+  // The whole CPU training step (the bench's step) is deterministic for a given thread count:
+  // two fresh runs of three steps end with bit-identical parameters and BN buffers.
+  for (const char* name : {"mobilenetv3_small_100", "resnet18"}) {
+    SCOPED_TRACE(name);
+    auto run = [&] {
+      Generator g(7);
+      auto net = create_net(name, 10, g);
+      net->train();
+      Tensor x = Tensor::normal({4, 3, 32, 32}, 0.0, 1.0, g);
+      Tensor y = Tensor::from_vector<int64_t>({1, 5, 9, 0}, {4});
+      std::vector<Tensor> params = net->parameters(), bufs;
+      for (auto& p : params) bufs.push_back(Tensor::zeros(p.shape()));
+      for (int step = 0; step < 3; ++step) {
+        Tensor loss = mean(cross_entropy(net->forward(x), y));
+        net->zero_grad();
+        loss.backward();
+        std::vector<Tensor> grads;
+        for (auto& p : params) grads.push_back(p.grad());
+        sgd_update(params, grads, bufs, SgdOptions{});
+      }
+      std::vector<std::vector<float>> state;
+      for (auto& [key, t] : net->state_dict())
+        if (t.dtype() == DType::Float32) state.push_back(t.to_vector<float>());
+      return state;
+    };
+    auto a = run(), b = run();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)), 0) << "tensor " << i;
+  }
 }
