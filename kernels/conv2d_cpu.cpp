@@ -127,8 +127,12 @@ const T* live_weights(const ConvGeom& g, const T* w, Tensor& hold) {
   if (g.all_taps()) return w;
   const int64_t cig = g.c_in / g.p.groups, nt = g.ntaps(), k = g.kh * g.kw;
   T* d = scratch<T>(hold, g.c_out * cig * nt);
+  std::vector<int64_t> index(static_cast<size_t>(nt));
+  for (int64_t a = 0; a < nt; ++a) index[a] = g.taps[a].index;
+  // A strided gather over the whole weight (memory-bound): split over the threads when large.
+#pragma omp parallel for schedule(static) if (g.c_out * cig * k >= conv_detail::kMinParallelWork * 8)
   for (int64_t oc = 0; oc < g.c_out * cig; ++oc)
-    for (int64_t a = 0; a < nt; ++a) d[oc * nt + a] = w[oc * k + g.taps[a].index];
+    for (int64_t a = 0; a < nt; ++a) d[oc * nt + a] = w[oc * k + index[a]];
   return d;
 }
 
