@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <sstream>
 
@@ -32,6 +33,13 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// CPU time used by this process so far (all threads), in ms.
+double process_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
 std::string device_description(Device device, int threads) {
@@ -98,13 +106,16 @@ void bench_net(const BenchRequest& r, BenchReport& rep) {
   for (int i = 0; i < warm_left; ++i) step();
   synchronize(r.device);
   AllocatorStats before = alloc.stats();
+  const double cpu0 = process_cpu_ms();
   std::vector<double> rest = time_calls(step, timed_left, 0, r.device);
+  const double cpu1 = process_cpu_ms();
   AllocatorStats after = alloc.stats();
   times.insert(times.end(), rest.begin(), rest.end());
   rep.peak_bytes = after.peak_bytes_in_use;
   if (timed_left > 0) {
     rep.allocs_per_step = static_cast<double>(after.allocs - before.allocs) / timed_left;
     rep.system_allocs_per_step = static_cast<double>(after.system_allocs - before.system_allocs) / timed_left;
+    rep.cpu_ms_per_step = (cpu1 - cpu0) / timed_left;
   }
   BenchRow row;
   row.name = canonical_net_name(r.net);
@@ -288,6 +299,7 @@ nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch) {
   j["peak_bytes"] = rep.peak_bytes;
   j["allocs_per_step"] = rep.allocs_per_step;
   j["system_allocs_per_step"] = rep.system_allocs_per_step;
+  j["cpu_ms_per_step"] = rep.cpu_ms_per_step;
   if (!r.net.empty()) {
     const BenchRow& row = rep.rows.at(0);
     j["net"] = row.name;
@@ -345,7 +357,8 @@ std::string bench_table(const BenchReport& rep, const nlohmann::json* torch) {
     s << "\n";
     if (torch && t.is_null()) s << "(no row of the PyTorch record matches this net, crop and batch)\n";
     s << "allocations per step: " << fmt("%.1f", rep.allocs_per_step) << " (from the system: "
-      << fmt("%.2f", rep.system_allocs_per_step) << ")\n";
+      << fmt("%.2f", rep.system_allocs_per_step) << "); process CPU time per step: "
+      << fmt("%.1f", rep.cpu_ms_per_step) << " ms\n";
   } else {
     s << "conv2d (ResNet-18 shapes)  shape                                         fwd ms    dx ms    dw ms   "
          "total  GFLOP/s\n";

@@ -61,6 +61,9 @@ struct BenchReport {
   double first_step_ms = 0.0;  // the first step, warm-up or timed (net benchmarks)
   size_t peak_bytes = 0;       // allocator peak over the timed steps
   double allocs_per_step = 0.0, system_allocs_per_step = 0.0;  // over the timed steps
+  // Process CPU time per timed step (all threads; spin-waits included): steadier than wall time
+  // on a machine shared with other work, at one thread especially.
+  double cpu_ms_per_step = 0.0;
 };
 
 // Runs the benchmark the request describes; throws dybat::Error naming the flag at fault.
