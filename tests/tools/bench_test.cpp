@@ -91,6 +91,7 @@ TEST(Bench, TinyNetStepReportsEveryField) {
   EXPECT_DOUBLE_EQ(j["img_per_s"].get<double>(), 2 * 1000.0 / ms);
   EXPECT_GT(j["peak_bytes"].get<size_t>(), 0u);
   EXPECT_GT(j["first_step_ms"].get<double>(), 0.0);
+  EXPECT_GE(j["cpu_ms_per_step"].get<double>(), 0.0);
   EXPECT_GT(j["allocs_per_step"].get<double>(), 0.0);
   // After two warm-up steps (the first fills the cache; in the second the previous step's gradients
   // are alive during the forward) the caching allocator serves every allocation of a step.
