@@ -8,6 +8,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "core/hd.h"
 
@@ -17,9 +20,53 @@ enum class Act : int { None = 0, ReLU, ReLU6, Sigmoid, SiLU, HardSigmoid, HardSw
 
 const char* act_name(Act a);
 
+// exp(x) in float arithmetic for the CPU loops: e^x = 2^n e^r with n = round(x / ln 2) and
+// r = x - n ln 2 (|r| <= ln2 / 2, ln 2 in two parts), e^r by its Taylor polynomial of degree 7
+// (truncation below 1e-8 relative); within 2 ulp of the exact value. Plain arithmetic, so loops
+// that call it vectorise (glibc's expf does not). exp(x) = +inf above 88.72 and 0 below -87.33
+// (results that would be subnormal flush to 0); NaN stays NaN.
+inline float host_expf(float x) {
+  const float xc = x == x ? (x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x)) : 0.0f;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  const float nf = (xc * 1.44269504f + shifter) - shifter;
+  const float r = (xc - nf * 0.693359375f) - nf * -2.12194440e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  // 2^n for n in [-126, 128]: 2^128 is not a float, so n = 128 scales by 2^127 and then by 2.
+  const float n_lo = nf > 127.0f ? 127.0f : nf;
+  const int32_t bits = (static_cast<int32_t>(n_lo) + 127) * (1 << 23);
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  float y = p * scale * (nf > 127.0f ? 2.0f : 1.0f);
+  y = x > 88.72283f ? HUGE_VALF : y;
+  y = x < -87.33654f ? 0.0f : y;
+  return x == x ? y : x;
+}
+
+// exp as the activations use it: CUDA's exp on the GPU; on the CPU host_expf for float and
+// std::exp for double.
+template <class T>
+DYBAT_HD T act_exp(T x) {
+#if defined(__CUDA_ARCH__)
+  return exp(x);
+#else
+  if constexpr (std::is_same_v<T, float>) {
+    return host_expf(x);
+  } else {
+    return std::exp(x);
+  }
+#endif
+}
+
 template <class T>
 DYBAT_HD T act_sigmoid(T x) {
-  return T(1) / (T(1) + exp(-x));
+  return T(1) / (T(1) + act_exp(-x));
 }
 
 template <class T>

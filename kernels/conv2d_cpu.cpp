@@ -1,14 +1,17 @@
 // CPU convolution: im2col + OpenBLAS GEMM for dense and grouped convolutions, direct loops for
 // depthwise ones; float32 and float64.
 //
-// The batch is processed in chunks of B images whose column matrix stays under a fixed byte budget,
-// so memory is bounded whatever the batch size. One GEMM per group covers a whole chunk
-// (columns = B H_out W_out), which keeps GEMMs large even for small spatial sizes (late stages of
-// a net, 1x1 squeeze-excite convs). The GEMMs are called outside OpenMP regions, so OpenBLAS can
-// use its own threads; the copies around them (im2col, col2im, transposes) are OpenMP loops.
-// Reduction orders depend only on the shapes, never on timing, so results are bit-identical run
-// to run for a given thread count.
-#include <cblas.h>
+// Dense convolutions are parallel over the batch: each OpenMP thread takes a contiguous range of
+// images and works through it in chunks of B images, building the chunk's column matrix
+// [C_in kH kW, B P] in its own scratch and multiplying on one thread (gemm_1t). A chunk holds
+// enough images for a GEMM about kTargetCols columns wide (B P), which keeps GEMMs efficient at
+// the tiny planes of late stages (2x2 and 1x1 at crop 32) while the scratch stays cache-sized.
+// Batches smaller than the thread pool instead run as one task whose copies and GEMMs are split
+// over the threads (gemm_mt). The weight gradient of a thread's images goes into a private
+// buffer (thread 0 adds straight into dweight), and the buffers are added in thread order, so
+// results are bit-identical run to run for a given thread count. Memory stays bounded whatever
+// the batch size (chunk_budget_bytes per chunk).
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
@@ -16,6 +19,7 @@
 
 #include "core/dispatch.h"
 #include "kernels/conv2d.h"
+#include "kernels/gemm_cpu.h"
 #include "kernels/im2col_cpu.h"
 
 namespace dybat::cpu {
@@ -30,36 +34,63 @@ int64_t& conv_detail::chunk_budget_bytes() {
 
 namespace {
 
-void check_blas_dim(int64_t v) {
-  DYBAT_CHECK(v <= INT_MAX, "conv2d (cpu): a GEMM dimension of ", v, " exceeds the BLAS int range");
+// GEMM width a chunk aims for (columns = images x output pixels).
+constexpr int64_t kTargetCols = 1024;
+
+// How a dense convolution's batch is split over threads (see the file comment).
+struct Plan {
+  int64_t tasks = 1;            // threads that each own a range of images
+  int64_t chunk = 1;            // images per chunk
+  bool inner_parallel = false;  // one task whose loops and GEMMs use every thread
+  int64_t begin(int64_t t, int64_t n) const { return t * n / tasks; }
+  int64_t end(int64_t t, int64_t n) const { return (t + 1) * n / tasks; }
+
+  template <class F>
+  void run(F&& task) const {
+    if (tasks == 1) {
+      task(int64_t(0));
+      return;
+    }
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(tasks))
+    for (int64_t t = 0; t < tasks; ++t) task(t);
+  }
+
+  template <class T>
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+            int64_t ldb, T beta, T* c, int64_t ldc) const {
+    if (inner_parallel)
+      gemm_mt(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+      gemm_1t(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+};
+
+Plan make_plan(const ConvGeom& g, size_t elem) {
+  const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t P = g.plane_out();
+  const int64_t per_image = std::max(g.rows(), g.c_out) * P * static_cast<int64_t>(elem);
+  const int64_t budget_images = std::max<int64_t>(1, conv_detail::chunk_budget_bytes() / std::max<int64_t>(per_image, 1));
+  Plan pl;
+  if (threads > 1 && g.n >= threads) {
+    pl.tasks = threads;
+    const int64_t per_task = (g.n + threads - 1) / threads;
+    pl.chunk = std::clamp<int64_t>((kTargetCols + P - 1) / P, 1, std::min(per_task, budget_images));
+  } else if (threads > 1) {
+    pl.inner_parallel = true;
+    pl.chunk = std::min(g.n, budget_images);
+  } else {
+    pl.chunk = std::clamp<int64_t>((kTargetCols + P - 1) / P, 1, std::min(g.n, budget_images));
+  }
+  // Checked here, outside any parallel region (an exception must not leave an OpenMP thread).
+  DYBAT_CHECK(std::max(g.rows(), g.c_out) <= INT_MAX && pl.chunk * P <= INT_MAX, "conv2d (cpu): a GEMM dimension of ",
+              std::max({g.rows(), g.c_out, pl.chunk * P}), " exceeds the BLAS int range");
+  return pl;
 }
 
-// Row-major C = alpha op(A) op(B) + beta C, with op(A) [m, k] and op(B) [k, n].
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-              beta, c, static_cast<int>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-              beta, c, static_cast<int>(ldc));
-}
-
-// Images per chunk: as many as fit the budget in the larger of the column and output matrices.
-int64_t chunk_images(const ConvGeom& g, size_t elem) {
-  int64_t per_image = std::max(g.rows(), g.c_out) * g.plane_out() * static_cast<int64_t>(elem);
-  int64_t b = std::clamp<int64_t>(conv_detail::chunk_budget_bytes() / std::max<int64_t>(per_image, 1), 1, g.n);
-  check_blas_dim(std::max(g.rows(), g.c_out));
-  check_blas_dim(b * g.plane_out());
-  return b;
-}
-
-// Scratch for one chunk; from the caching allocator so steady-state steps do not hit malloc.
+// Scratch from the caching allocator, so steady-state steps do not reach malloc.
 template <class T>
 T* scratch(Tensor& holder, int64_t elems) {
+  if (elems == 0) return nullptr;
   holder = Tensor::empty({elems}, dtype_of<T>::value);
   return holder.template data<T>();
 }
@@ -67,126 +98,271 @@ T* scratch(Tensor& holder, int64_t elems) {
 // The column matrix of images [b0, b0 + B): x itself for one image of a pointwise conv, else
 // built in `buf`.
 template <class T>
-const T* columns(const ConvGeom& g, const T* x, int64_t b0, int64_t B, T* buf) {
+const T* columns(const ConvGeom& g, const T* x, int64_t b0, int64_t B, T* buf, bool parallel) {
   const T* xb = x + b0 * g.c_in * g.plane_in();
   if (g.pointwise()) {
     if (B == 1) return xb;
-    conv_detail::to_channel_major(xb, B, g.c_in, g.plane_in(), buf);
+    conv_detail::to_channel_major(xb, B, g.c_in, g.plane_in(), buf, parallel);
   } else {
-    conv_detail::im2col(g, xb, B, buf);
+    conv_detail::im2col(g, xb, B, buf, parallel);
   }
   return buf;
 }
 
 // dout of images [b0, b0 + B) as [C_out, B P]: dout itself for one image, else transposed into buf.
 template <class T>
-const T* dout_matrix(const ConvGeom& g, const T* dout, int64_t b0, int64_t B, T* buf) {
+const T* dout_matrix(const ConvGeom& g, const T* dout, int64_t b0, int64_t B, T* buf, bool parallel) {
   const T* db = dout + b0 * g.c_out * g.plane_out();
   if (B == 1) return db;
-  conv_detail::to_channel_major(db, B, g.c_out, g.plane_out(), buf);
+  conv_detail::to_channel_major(db, B, g.c_out, g.plane_out(), buf, parallel);
   return buf;
 }
 
 // ---- dense (im2col + GEMM) --------------------------------------------------------------------
 
+// The weights of the live taps only, [C_out, C_in/groups T], when some taps see nothing but
+// padding (see ConvGeom::taps); w itself otherwise.
 template <class T>
-void dense_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
+const T* live_weights(const ConvGeom& g, const T* w, Tensor& hold) {
+  if (g.all_taps()) return w;
+  const int64_t cig = g.c_in / g.p.groups, nt = g.ntaps(), k = g.kh * g.kw;
+  T* d = scratch<T>(hold, g.c_out * cig * nt);
+  std::vector<int64_t> index(static_cast<size_t>(nt));
+  for (int64_t a = 0; a < nt; ++a) index[a] = g.taps[a].index;
+  // A strided gather over the whole weight (memory-bound): split over the threads when large.
+#pragma omp parallel for schedule(static) if (g.c_out * cig * k >= conv_detail::kMinParallelWork * 8)
+  for (int64_t oc = 0; oc < g.c_out * cig; ++oc)
+    for (int64_t a = 0; a < nt; ++a) d[oc * nt + a] = w[oc * k + index[a]];
+  return d;
+}
+
+// A 1x1 input seen through a single live tap (1x1 convs on 1x1 planes such as squeeze-excite
+// convs, 3x3 convs at the end of a small-crop net) is a linear layer: out [N, C_out] =
+// x [N, C_in] W^T per group, straight on the NCHW data, with no column matrix or transposes.
+bool linear_case(const ConvGeom& g) { return g.plane_in() == 1 && g.plane_out() == 1 && g.ntaps() == 1; }
+
+template <class T>
+void linear_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group();
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(false, true, g.n, cog, cig, T(1), x + grp * cig, g.c_in, w + grp * cog * cig, cig, T(0), out + grp * cog,
+            g.c_out);
+  if (!bias) return;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t c = 0; c < g.c_out; ++c) out[n * g.c_out + c] += bias[c];
+}
+
+template <class T>
+void linear_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group();
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(false, false, g.n, cig, cog, T(1), dout + grp * cog, g.c_out, w + grp * cog * cig, cig, T(0), dx + grp * cig,
+            g.c_in);
+}
+
+// dW += dout^T x per group; with a dead-tap kernel the live tap's weights get the product.
+template <class T>
+void linear_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
+  const int64_t cig = g.c_in / g.p.groups, cog = g.out_per_group(), k = g.kh * g.kw;
+  Tensor hold;
+  T* target = g.all_taps() ? dw : scratch<T>(hold, g.c_out * cig);
+  const T beta = g.all_taps() ? T(1) : T(0);
+  for (int64_t grp = 0; grp < g.p.groups; ++grp)
+    gemm_mt(true, false, cog, cig, g.n, T(1), dout + grp * cog, g.c_out, x + grp * cig, g.c_in, beta,
+            target + grp * cog * cig, cig);
+  if (g.all_taps()) return;
+  const int64_t tap = g.taps[0].index;
+  for (int64_t oc = 0; oc < g.c_out * cig; ++oc) dw[oc * k + tap] += target[oc];
+}
+
+template <class T>
+void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
+  if (linear_case(g)) return linear_forward(g, x, w_all, bias, out);
+  const Plan pl = make_plan(g, sizeof(T));
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, y_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* ybuf = chunk > 1 ? scratch<T>(y_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* col = columns(g, x, b0, B, colbuf);
-    T* y = B == 1 ? out + b0 * g.c_out * P : ybuf;  // [C_out, B P]
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(false, false, cog, ncols, kg, T(1), w + grp * cog * kg, kg, col + grp * kg * ncols, ncols, T(0),
-           y + grp * cog * ncols, ncols);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t y_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * (col_elems + y_elems));
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * (col_elems + y_elems) : nullptr;
+    T* ybuf = colbuf ? colbuf + col_elems : nullptr;
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* col = columns(g, x, b0, B, colbuf, pl.inner_parallel);
+      T* y = B == 1 ? out + b0 * g.c_out * P : ybuf;  // [C_out, B P]
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(false, false, cog, ncols, kg, T(1), w + grp * cog * kg, kg, col + grp * kg * ncols, ncols, T(0),
+                y + grp * cog * ncols, ncols);
+      }
+      if (B > 1) {
+        conv_detail::to_batch_major(y, B, g.c_out, P, bias, out + b0 * g.c_out * P, pl.inner_parallel);
+      } else if (bias) {
+#pragma omp parallel for schedule(static) if (pl.inner_parallel && g.c_out * P >= conv_detail::kMinParallelWork)
+        for (int64_t c = 0; c < g.c_out; ++c)
+          for (int64_t q = 0; q < P; ++q) y[c * P + q] += bias[c];
+      }
     }
-    if (B > 1) {
-      conv_detail::to_batch_major(y, B, g.c_out, P, bias, out + b0 * g.c_out * P);
-    } else if (bias) {
-#pragma omp parallel for schedule(static) if (g.c_out * P >= conv_detail::kMinParallelWork)
-      for (int64_t c = 0; c < g.c_out; ++c)
-        for (int64_t q = 0; q < P; ++q) y[c * P + q] += bias[c];
-    }
-  }
+  });
 }
 
 // dcol = W^T dout per group, then col2im (or a transpose for pointwise convs).
 template <class T>
-void dense_backward_input(const ConvGeom& g, const T* dout, const T* w, T* dx) {
+void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
+  if (linear_case(g)) return linear_backward_input(g, dout, w_all, dx);
+  const Plan pl = make_plan(g, sizeof(T));
+  Tensor w_hold;
+  const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, d_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* dbuf = chunk > 1 ? scratch<T>(d_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* dm = dout_matrix(g, dout, b0, B, dbuf);
-    T* dxb = dx + b0 * g.c_in * g.plane_in();
-    T* dcol = (g.pointwise() && B == 1) ? dxb : colbuf;  // [C_in kH kW, B P]
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(true, false, kg, ncols, cog, T(1), w + grp * cog * kg, kg, dm + grp * cog * ncols, ncols, T(0),
-           dcol + grp * kg * ncols, ncols);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t d_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * (col_elems + d_elems));
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * (col_elems + d_elems) : nullptr;
+    T* dbuf = colbuf ? colbuf + col_elems : nullptr;
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* dm = dout_matrix(g, dout, b0, B, dbuf, pl.inner_parallel);
+      T* dxb = dx + b0 * g.c_in * g.plane_in();
+      T* dcol = (g.pointwise() && B == 1) ? dxb : colbuf;  // [C_in kH kW, B P]
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(true, false, kg, ncols, cog, T(1), w + grp * cog * kg, kg, dm + grp * cog * ncols, ncols, T(0),
+                dcol + grp * kg * ncols, ncols);
+      }
+      if (!g.pointwise())
+        conv_detail::col2im(g, dcol, B, dxb, pl.inner_parallel);
+      else if (B > 1)
+        conv_detail::to_batch_major<T>(dcol, B, g.c_in, P, nullptr, dxb, pl.inner_parallel);
     }
-    if (!g.pointwise())
-      conv_detail::col2im(g, dcol, B, dxb);
-    else if (B > 1)
-      conv_detail::to_batch_major<T>(dcol, B, g.c_in, P, nullptr, dxb);
-  }
+  });
 }
 
-// dW += dout col^T per group, chunk after chunk (beta = 1 adds into the existing gradient).
+// dW += dout col^T per group, chunk after chunk. Thread 0 adds straight into dW (beta = 1) when
+// every tap is live; the other threads (and thread 0 when the weights are compacted) fill private
+// buffers, which are then added into dW in thread order.
 template <class T>
 void dense_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
+  if (linear_case(g)) return linear_backward_weight(g, dout, x, dw);
+  const Plan pl = make_plan(g, sizeof(T));
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  Tensor col_hold, d_hold;
-  T* colbuf = (g.pointwise() && chunk == 1) ? nullptr : scratch<T>(col_hold, g.rows() * chunk * P);
-  T* dbuf = chunk > 1 ? scratch<T>(d_hold, g.c_out * chunk * P) : nullptr;
-  for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const int64_t B = std::min(chunk, g.n - b0), ncols = B * P;
-    const T* col = columns(g, x, b0, B, colbuf);
-    const T* dm = dout_matrix(g, dout, b0, B, dbuf);
-    for (int64_t grp = 0; grp < g.p.groups; ++grp) {
-      gemm(false, true, cog, kg, ncols, T(1), dm + grp * cog * ncols, ncols, col + grp * kg * ncols, ncols, T(1),
-           dw + grp * cog * kg, kg);
+  const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
+  const int64_t d_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;
+  const int64_t w_elems = g.c_out * kg;  // [C_out, C_in/groups T]
+  const bool direct = g.all_taps();      // thread 0 may add into dW itself
+  const bool private_buffers = pl.tasks > 1 || !direct;
+  const int64_t per_task = col_elems + d_elems + (private_buffers ? w_elems : 0);
+  Tensor hold;
+  T* buf = scratch<T>(hold, pl.tasks * per_task);
+  auto partial = [&](int64_t t) { return buf + t * per_task + col_elems + d_elems; };
+  pl.run([&](int64_t t) {
+    T* colbuf = buf ? buf + t * per_task : nullptr;
+    T* dbuf = colbuf ? colbuf + col_elems : nullptr;
+    const bool into_dw = direct && t == 0;
+    T* target = into_dw ? dw : partial(t);
+    T beta = into_dw ? T(1) : T(0);
+    const int64_t e = pl.end(t, g.n);
+    for (int64_t b0 = pl.begin(t, g.n); b0 < e; b0 += pl.chunk) {
+      const int64_t B = std::min(pl.chunk, e - b0), ncols = B * P;
+      const T* col = columns(g, x, b0, B, colbuf, pl.inner_parallel);
+      const T* dm = dout_matrix(g, dout, b0, B, dbuf, pl.inner_parallel);
+      for (int64_t grp = 0; grp < g.p.groups; ++grp) {
+        pl.gemm(false, true, cog, kg, ncols, T(1), dm + grp * cog * ncols, ncols, col + grp * kg * ncols, ncols, beta,
+                target + grp * cog * kg, kg);
+      }
+      beta = T(1);
+    }
+  });
+  if (!private_buffers) return;
+  const int64_t first = direct ? 1 : 0, nt = g.ntaps(), k = g.kh * g.kw;
+  // Element (oc, a) of the compact layout is weight oc k + taps[a].index of the full one.
+#pragma omp parallel for schedule(static) if (w_elems * pl.tasks >= conv_detail::kMinParallelWork)
+  for (int64_t oc = 0; oc < w_elems / std::max<int64_t>(nt, 1); ++oc) {
+    for (int64_t a = 0; a < nt; ++a) {
+      const int64_t i = oc * nt + a;
+      T s = partial(first)[i];
+      for (int64_t t = first + 1; t < pl.tasks; ++t) s += partial(t)[i];
+      dw[direct ? i : oc * k + g.taps[a].index] += s;
     }
   }
 }
 
 // ---- depthwise (direct loops) -----------------------------------------------------------------
-// Channel c of the output sees only channel c of the input through its own kH x kW filter. Each
-// loop walks the kernel taps in the outer position and the output plane inside, so the inner loop
-// runs along a contiguous output row; every element is owned by one thread.
+// Channel c of the output sees only channel c of the input through its own kH x kW filter; every
+// (n, c) plane is one task, owned by one thread. Small planes (P <= kDepthwiseTablePlane, the late
+// stages of a net) go through per-pixel lists built once per call: output pixel q sums w[tap] x[i]
+// over its live (tap, i) pairs, and input pixel i of dx gathers the (tap, q) pairs that read it,
+// in tap order. Larger planes walk the live taps in the outer position and a contiguous output
+// row inside. The weight gradient sums dout x over images and pixels in eight double lanes, per
+// channel (images in order), so float32 weights get an accurate and reproducible sum.
+
+// Per-pixel lists of a small plane (see above), from ConvGeom's src table.
+struct DwLists {
+  std::vector<int32_t> out_start, out_tap, out_src;  // for output pixel q: (tap index, input pixel)
+  explicit DwLists(const ConvGeom& g) {
+    const int64_t P = g.plane_out(), nt = g.ntaps();
+    out_start.assign(static_cast<size_t>(P + 1), 0);
+    for (int64_t q = 0; q < P; ++q) {
+      for (int64_t a = 0; a < nt; ++a) {
+        const int32_t i = g.src[static_cast<size_t>(a * P + q)];
+        if (i < 0) continue;
+        out_tap.push_back(static_cast<int32_t>(g.taps[static_cast<size_t>(a)].index));
+        out_src.push_back(i);
+      }
+      out_start[static_cast<size_t>(q + 1)] = static_cast<int32_t>(out_tap.size());
+    }
+  }
+};
+
+bool dw_parallel(const ConvGeom& g) {
+  return g.n * g.c_in * g.plane_out() * g.ntaps() >= conv_detail::kMinParallelWork;
+}
 
 template <class T>
 void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* out) {
-  const int64_t C = g.c_in, sw = g.p.stride_w;
-  const bool parallel = g.n * C * g.plane_out() * g.kh * g.kw >= conv_detail::kMinParallelWork;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      const T* xp = x + (n * C + c) * g.plane_in();
-      const T* wc = w + c * g.kh * g.kw;
-      T* op = out + (n * C + c) * g.plane_out();
-      std::fill(op, op + g.plane_out(), bias ? bias[c] : T(0));
-      for (int64_t i = 0; i < g.kh; ++i) {
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const T wv = wc[i * g.kw + j];
-          const int64_t off_h = i * g.p.dil_h - g.p.pad_h, off_w = j * g.p.dil_w - g.p.pad_w;
-          int64_t lo, hi;
-          valid_range(off_w, sw, g.w, g.ow, lo, hi);
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            const int64_t ih = oh * g.p.stride_h + off_h;
-            if (ih < 0 || ih >= g.h) continue;
-            const T* xr = xp + ih * g.w + off_w;
-            T* orow = op + oh * g.ow;
-            for (int64_t o = lo; o < hi; ++o) orow[o] += wv * xr[o * sw];
-          }
-        }
+  const int64_t C = g.c_in, P = g.plane_out(), K = g.kh * g.kw, sw = g.p.stride_w, planes = g.n * C;
+  if (g.table()) {
+    const DwLists L(g);
+#pragma omp parallel for schedule(static) if (dw_parallel(g))
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const int64_t c = pl % C;
+      const T* xp = x + pl * g.plane_in();
+      const T* wc = w + c * K;
+      T* op = out + pl * P;
+      const T b = bias ? bias[c] : T(0);
+      for (int64_t q = 0; q < P; ++q) {
+        T s = b;
+        for (int32_t e = L.out_start[q]; e < L.out_start[q + 1]; ++e) s += wc[L.out_tap[e]] * xp[L.out_src[e]];
+        op[q] = s;
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (dw_parallel(g))
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const int64_t c = pl % C;
+    const T* xp = x + pl * g.plane_in();
+    const T* wc = w + c * K;
+    T* op = out + pl * P;
+    const T b = bias ? bias[c] : T(0);
+    for (int64_t q = 0; q < P; ++q) op[q] = b;
+    for (const conv_detail::Tap& t : g.taps) {
+      const T wv = wc[t.index];
+      for (int64_t oh = t.hlo; oh < t.hhi; ++oh) {
+        const T* xr = xp + (oh * g.p.stride_h + t.off_h) * g.w + t.off_w;
+        T* orow = op + oh * g.ow;
+        if (sw == 1)
+          for (int64_t o = t.lo; o < t.hi; ++o) orow[o] += wv * xr[o];
+        else
+          for (int64_t o = t.lo; o < t.hi; ++o) orow[o] += wv * xr[o * sw];
       }
     }
   }
@@ -194,65 +370,83 @@ void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* bias,
 
 template <class T>
 void depthwise_backward_input(const ConvGeom& g, const T* dout, const T* w, T* dx) {
-  const int64_t C = g.c_in, sw = g.p.stride_w;
-  const bool parallel = g.n * C * g.plane_out() * g.kh * g.kw >= conv_detail::kMinParallelWork;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      const T* dp = dout + (n * C + c) * g.plane_out();
-      const T* wc = w + c * g.kh * g.kw;
-      T* xp = dx + (n * C + c) * g.plane_in();
-      std::fill(xp, xp + g.plane_in(), T(0));
-      for (int64_t i = 0; i < g.kh; ++i) {
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const T wv = wc[i * g.kw + j];
-          const int64_t off_h = i * g.p.dil_h - g.p.pad_h, off_w = j * g.p.dil_w - g.p.pad_w;
-          int64_t lo, hi;
-          valid_range(off_w, sw, g.w, g.ow, lo, hi);
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            const int64_t ih = oh * g.p.stride_h + off_h;
-            if (ih < 0 || ih >= g.h) continue;
-            T* xr = xp + ih * g.w + off_w;
-            const T* drow = dp + oh * g.ow;
-            for (int64_t o = lo; o < hi; ++o) xr[o * sw] += wv * drow[o];
-          }
-        }
+  const int64_t C = g.c_in, P = g.plane_out(), K = g.kh * g.kw, sw = g.p.stride_w, planes = g.n * C;
+  if (g.table()) {
+#pragma omp parallel for schedule(static) if (dw_parallel(g))
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const int64_t c = pl % C;
+      const T* dp = dout + pl * P;
+      const T* wc = w + c * K;
+      T* xp = dx + pl * g.plane_in();
+      for (int64_t i = 0; i < g.plane_in(); ++i) {
+        T s = T(0);
+        for (int32_t e = g.inv_start[i]; e < g.inv_start[i + 1]; ++e)
+          s += wc[g.taps[static_cast<size_t>(g.inv_a[e])].index] * dp[g.inv_q[e]];
+        xp[i] = s;
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (dw_parallel(g))
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const int64_t c = pl % C;
+    const T* dp = dout + pl * P;
+    const T* wc = w + c * K;
+    T* xp = dx + pl * g.plane_in();
+    for (int64_t i = 0; i < g.plane_in(); ++i) xp[i] = T(0);
+    for (const conv_detail::Tap& t : g.taps) {
+      const T wv = wc[t.index];
+      for (int64_t oh = t.hlo; oh < t.hhi; ++oh) {
+        T* xr = xp + (oh * g.p.stride_h + t.off_h) * g.w + t.off_w;
+        const T* drow = dp + oh * g.ow;
+        if (sw == 1)
+          for (int64_t o = t.lo; o < t.hi; ++o) xr[o] += wv * drow[o];
+        else
+          for (int64_t o = t.lo; o < t.hi; ++o) xr[o * sw] += wv * drow[o];
       }
     }
   }
 }
 
-// dw[c, i, j] += sum over n, oh, ow of dout * x, accumulated in double per channel (images in
-// order), so float32 weights get an accurate and reproducible sum.
+// Eight-lane double dot product of a contiguous d with x read at stride s.
+template <class T>
+void dot_lanes(double* acc, const T* d, const T* x, int64_t s, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(d[i + l]) * static_cast<double>(x[(i + l) * s]);
+  for (int l = 0; i < n; ++i, ++l) acc[l] += static_cast<double>(d[i]) * static_cast<double>(x[i * s]);
+}
+
 template <class T>
 void depthwise_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
-  const int64_t C = g.c_in, sw = g.p.stride_w, taps = g.kh * g.kw;
-  const bool parallel = g.n * C * g.plane_out() * taps >= conv_detail::kMinParallelWork;
-#pragma omp parallel for schedule(static) if (parallel)
+  const int64_t C = g.c_in, P = g.plane_out(), K = g.kh * g.kw, nt = g.ntaps(), sw = g.p.stride_w;
+#pragma omp parallel for schedule(static) if (dw_parallel(g))
   for (int64_t c = 0; c < C; ++c) {
-    std::vector<double> acc(static_cast<size_t>(taps), 0.0);
+    std::vector<double> acc(static_cast<size_t>(nt * 8), 0.0);  // eight lanes per live tap
     for (int64_t n = 0; n < g.n; ++n) {
       const T* xp = x + (n * C + c) * g.plane_in();
-      const T* dp = dout + (n * C + c) * g.plane_out();
-      for (int64_t i = 0; i < g.kh; ++i) {
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t off_h = i * g.p.dil_h - g.p.pad_h, off_w = j * g.p.dil_w - g.p.pad_w;
-          int64_t lo, hi;
-          valid_range(off_w, sw, g.w, g.ow, lo, hi);
-          double s = 0.0;
-          for (int64_t oh = 0; oh < g.oh; ++oh) {
-            const int64_t ih = oh * g.p.stride_h + off_h;
-            if (ih < 0 || ih >= g.h) continue;
-            const T* xr = xp + ih * g.w + off_w;
-            const T* drow = dp + oh * g.ow;
-            for (int64_t o = lo; o < hi; ++o) s += static_cast<double>(drow[o]) * static_cast<double>(xr[o * sw]);
-          }
-          acc[static_cast<size_t>(i * g.kw + j)] += s;
+      const T* dp = dout + (n * C + c) * P;
+      for (int64_t a = 0; a < nt; ++a) {
+        double* la = acc.data() + a * 8;
+        if (g.table()) {
+          const int32_t* id = g.src.data() + a * P;
+          for (int64_t q = 0; q < P; ++q)
+            if (id[q] >= 0) la[q & 7] += static_cast<double>(dp[q]) * static_cast<double>(xp[id[q]]);
+          continue;
+        }
+        const conv_detail::Tap& t = g.taps[static_cast<size_t>(a)];
+        for (int64_t oh = t.hlo; oh < t.hhi; ++oh) {
+          const T* xr = xp + (oh * g.p.stride_h + t.off_h) * g.w + t.off_w;
+          dot_lanes(la, dp + oh * g.ow + t.lo, xr + t.lo * sw, sw, t.hi - t.lo);
         }
       }
     }
-    T* wc = dw + c * taps;
-    for (int64_t t = 0; t < taps; ++t) wc[t] += static_cast<T>(acc[static_cast<size_t>(t)]);
+    T* wc = dw + c * K;
+    for (int64_t a = 0; a < nt; ++a) {
+      const double* la = acc.data() + a * 8;
+      const double s = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7]));
+      wc[g.taps[static_cast<size_t>(a)].index] += static_cast<T>(s);
+    }
   }
 }
 

@@ -1,10 +1,9 @@
-// CPU matrix products on OpenBLAS (row-major cblas calls) and the column sums of a bias gradient.
-#include <cblas.h>
-
+// CPU matrix products on OpenBLAS (through gemm_cpu.h) and the column sums of a bias gradient.
 #include <algorithm>
 #include <vector>
 
 #include "core/dispatch.h"
+#include "kernels/gemm_cpu.h"
 #include "kernels/matmul.h"
 
 namespace dybat::cpu {
@@ -13,24 +12,13 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tenso
   int64_t m = c.size(0), n = c.size(1);
   int64_t k = trans_a ? a.size(0) : a.size(1);
   // Leading dimensions are the row lengths of the stored (untransposed) matrices; BLAS wants >= 1.
-  auto ld = [](const Tensor& t) { return static_cast<int>(std::max<int64_t>(1, t.size(1))); };
+  auto ld = [](const Tensor& t) { return std::max<int64_t>(1, t.size(1)); };
   dispatch_float(c.dtype(), "gemm", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
-    T* pc = c.data<T>();
-    if (k == 0) {  // an empty sum: C = beta C (and 0 when beta is 0, whatever C held)
-      for (int64_t i = 0; i < m * n; ++i) pc[i] = beta == 0.0 ? T(0) : static_cast<T>(beta) * pc[i];
-      return;
-    }
-    // OpenBLAS writes C without reading it when beta is 0, so a junk-filled C is fine.
-    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-    if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                  static_cast<float>(alpha), a.data<float>(), ld(a), b.data<float>(), ld(b), static_cast<float>(beta),
-                  pc, ld(c));
-    } else {
-      cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
-                  a.data<double>(), ld(a), b.data<double>(), ld(b), beta, pc, ld(c));
-    }
+    // gemm_mt: split over the OpenMP threads, OpenBLAS single-threaded (see gemm_cpu.h). With
+    // beta 0 C is written without being read, so a junk-filled C is fine; k = 0 gives beta C.
+    gemm_mt<T>(trans_a, trans_b, m, n, k, static_cast<T>(alpha), a.data<T>(), ld(a), b.data<T>(), ld(b),
+               static_cast<T>(beta), c.data<T>(), ld(c));
   });
 }
 

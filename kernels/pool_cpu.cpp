@@ -15,9 +15,14 @@ namespace {
 constexpr int64_t kMinParallelWork = int64_t(1) << 15;
 }  // namespace
 
+// Per plane, the window cells are visited tap by tap in row-major order (kernel row i, column j)
+// with the output row inside, so the inner loop runs along outputs and the max and argmax are
+// branch-free selects. Each output sees its real cells in row-major order, exactly the scan rule
+// of max_pool_takes; padded cells are skipped (they are -inf and never win), and the argmax starts
+// at the window's first real cell.
 void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax) {
   const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = out.size(2), OW = out.size(3);
+  const int64_t OH = out.size(2), OW = out.size(3), sw = p.stride_w;
   dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
     const T* px = x.data<T>();
@@ -26,26 +31,31 @@ void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& ou
 #pragma omp parallel for schedule(static) if (planes * OH * OW * p.kernel_h * p.kernel_w >= kMinParallelWork)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = px + pl * H * W;
+      T* op = po + pl * OH * OW;
+      int64_t* ap = pa + pl * OH * OW;
       for (int64_t oh = 0; oh < OH; ++oh) {
         const PoolWindow wh = pool_window(oh, p.kernel_h, p.stride_h, p.pad_h, H);
+        T* orow = op + oh * OW;
+        int64_t* arow = ap + oh * OW;
         for (int64_t ow = 0; ow < OW; ++ow) {
-          const PoolWindow ww = pool_window(ow, p.kernel_w, p.stride_w, p.pad_w, W);
-          // Padded cells are -inf and never win, so the scan covers the real cells only and
-          // starts from the window's first real cell.
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t idx = wh.lo * W + ww.lo;
-          for (int64_t h = wh.lo; h < wh.hi; ++h) {
-            for (int64_t w = ww.lo; w < ww.hi; ++w) {
-              const T v = xp[h * W + w];
-              if (max_pool_takes(v, best)) {
-                best = v;
-                idx = h * W + w;
-              }
+          orow[ow] = -std::numeric_limits<T>::infinity();
+          arow[ow] = wh.lo * W + pool_window(ow, p.kernel_w, p.stride_w, p.pad_w, W).lo;
+        }
+        for (int64_t h = wh.lo; h < wh.hi; ++h) {
+          const T* xr = xp + h * W;
+          for (int64_t j = 0; j < p.kernel_w; ++j) {
+            // Outputs ow whose column ow s - pad + j is a real cell: [lo, hi).
+            const int64_t off = j - p.pad_w;
+            const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            const int64_t hi = std::min<int64_t>(OW, W - off > 0 ? (W - off + sw - 1) / sw : 0);
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const int64_t w = ow * sw + off;
+              const T v = xr[w];
+              const bool take = max_pool_takes(v, orow[ow]);
+              orow[ow] = take ? v : orow[ow];
+              arow[ow] = take ? h * W + w : arow[ow];
             }
           }
-          const int64_t o = pl * OH * OW + oh * OW + ow;
-          po[o] = best;
-          pa[o] = idx;
         }
       }
     }

@@ -1,7 +1,9 @@
 // Activations: values, PyTorch's exact derivatives at the kinks, gradient checks away from them.
 #include "kernels/activation.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/autograd.h"
 #include "support/test_util.h"
@@ -127,4 +129,28 @@ TEST(Activation, Float32MatchesFloat64) {
 TEST(Activation, Names) {
   EXPECT_STREQ(act_name(Act::HardSwish), "hardswish");
   EXPECT_STREQ(act_name(Act::None), "none");
+}
+
+TEST(Activation, HostExpfIsWithinTwoUlpAndKeepsSpecialValues) {
+  // The CPU's float exp (sigmoid and SiLU use it): a polynomial that vectorises, checked against
+  // the double exp over the whole normal range, and at the edges.
+  double worst = 0.0;
+  for (float x = -87.3f; x < 88.7f; x += 0.001f + std::fabs(x) * 1e-4f) {
+    const double e = std::exp(static_cast<double>(x));
+    const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(e)) - 23);
+    worst = std::max(worst, std::fabs(host_expf(x) - e) / ulp);
+  }
+  EXPECT_LE(worst, 2.0);
+  EXPECT_EQ(host_expf(0.0f), 1.0f);
+  EXPECT_EQ(host_expf(-0.0f), 1.0f);
+  EXPECT_TRUE(std::isfinite(host_expf(88.72f)));  // just below FLT_MAX's log
+  EXPECT_EQ(host_expf(88.8f), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(host_expf(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(host_expf(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(host_expf(-100.0f), 0.0f);  // subnormal results flush to 0
+  EXPECT_TRUE(std::isnan(host_expf(std::numeric_limits<float>::quiet_NaN())));
+  // Sigmoid at the extremes: 0 and 1 exactly, no NaN from inf / inf.
+  EXPECT_EQ(act_forward(Act::Sigmoid, -200.0f), 0.0f);
+  EXPECT_EQ(act_forward(Act::Sigmoid, 200.0f), 1.0f);
+  EXPECT_EQ(act_forward(Act::SiLU, -200.0f), -0.0f);
 }

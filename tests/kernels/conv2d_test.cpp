@@ -3,8 +3,11 @@
 // determinism, the chunked GEMM path, and errors.
 #include "kernels/conv2d.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/autograd.h"
 #include "kernels/elementwise.h"
@@ -125,17 +128,28 @@ const ConvCase kCases[] = {
     {"depthwise5_s1", 1, 2, 6, 5, 2, 5, 5, params(1, 1, 2, 2, 1, 1, 2), true},
     {"depthwise_dil2", 2, 3, 8, 8, 3, 3, 3, params(1, 2, 2, 1, 2, 2, 3), false},
     {"depthwise_mult2", 2, 3, 6, 6, 6, 3, 3, params(1, 1, 1, 1, 1, 1, 3), true},
+    // Planes above the depthwise table size (64 output pixels) take the row loops.
+    {"depthwise3_large", 2, 3, 11, 9, 3, 3, 3, params(1, 1, 1, 1, 1, 1, 3), true},
+    {"depthwise5_s2_large", 2, 2, 19, 18, 2, 5, 5, params(2, 2, 2, 2, 1, 1, 2), false},
+    {"depthwise3_dil2_large", 1, 2, 10, 12, 2, 3, 3, params(1, 1, 2, 2, 2, 2, 2), false},
     {"pointwise", 3, 5, 4, 6, 7, 1, 1, params(1, 1, 0, 0), true},
     {"pointwise_batch1", 1, 5, 4, 3, 2, 1, 1, params(1, 1, 0, 0), false},
     {"pointwise_groups", 2, 4, 3, 5, 6, 1, 1, params(1, 1, 0, 0, 1, 1, 2), true},
     {"pointwise_s2", 2, 3, 7, 6, 4, 1, 1, params(2, 2, 0, 0), false},
     {"pointwise_1x1_plane", 4, 6, 1, 1, 3, 1, 1, params(1, 1, 0, 0), true},
     {"k3_on_1x1_plane", 3, 4, 1, 1, 5, 3, 3, params(1, 1, 1, 1), true},
+    {"pointwise_groups_1x1_plane", 3, 4, 1, 1, 6, 1, 1, params(1, 1, 0, 0, 1, 1, 2), true},
+    {"k3_groups_on_1x1_plane", 2, 4, 1, 1, 2, 3, 3, params(1, 1, 1, 1, 1, 1, 2), false},
     {"k5_s1_p2", 2, 2, 7, 6, 3, 5, 5, params(1, 1, 2, 2), true},
     {"k7_s2_p3", 2, 3, 11, 10, 4, 7, 7, params(2, 2, 3, 3), false},
     {"batch1_k3", 1, 3, 5, 5, 2, 3, 3, params(1, 1, 1, 1), true},
     {"no_padding_exact", 2, 2, 3, 3, 2, 3, 3, params(1, 1, 0, 0), true},
     {"stride3", 2, 2, 10, 8, 3, 2, 2, params(3, 3, 0, 1), false},
+    // Taps that see only padding are left out of the GEMMs: some dead (2x2 plane, stride 2), and
+    // none live at all (every output pixel is padding: out = bias, dx = 0, dweight += 0).
+    {"dead_taps_s2", 3, 5, 2, 2, 4, 3, 3, params(2, 2, 1, 1), true},
+    {"no_live_taps", 2, 2, 1, 1, 3, 2, 2, params(1, 1, 2, 2, 3, 3), true},
+    {"dead_taps_batch1", 1, 3, 1, 2, 4, 3, 3, params(1, 1, 1, 1), false},
 };
 
 class Conv2dCases : public ::testing::TestWithParam<ConvCase> {};
@@ -272,6 +286,31 @@ TEST(Conv2d, ChunkedBatchMatchesReference) {
       }
     }
   }
+}
+
+TEST(Conv2d, EveryThreadSplitMatchesReference) {
+  // The batch is split over the threads when it has at least as many images (uneven with 3
+  // threads and 5 images), runs as one task with split GEMMs when smaller, and serially on one
+  // thread; small planes take the table paths and 1x1 planes the plain-GEMM path.
+  const int saved = omp_get_max_threads();
+  const ConvCase cases[] = {
+      {"dense", 5, 3, 7, 6, 4, 3, 3, params(2, 1, 1, 1), true},
+      {"same_rows", 5, 4, 9, 8, 6, 3, 3, params(1, 1, 1, 1), false},
+      {"small_plane", 5, 4, 4, 4, 6, 3, 3, params(1, 1, 1, 1), true},
+      {"pointwise", 5, 6, 4, 5, 3, 1, 1, params(1, 1, 0, 0), true},
+      {"plane_1x1", 5, 6, 1, 1, 3, 3, 3, params(1, 1, 1, 1), true},
+      {"batch2", 2, 3, 6, 5, 4, 3, 3, params(1, 1, 1, 1), false},
+      {"depthwise", 5, 4, 9, 11, 4, 5, 5, params(2, 2, 2, 2, 1, 1, 4), false},
+  };
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (const ConvCase& k : cases) {
+      SCOPED_TRACE(std::string(k.name) + " on " + std::to_string(threads) + " threads");
+      check_case_against_reference(k, DType::Float64, 1e-12, 95);
+      check_case_against_reference(k, DType::Float32, 2e-6, 96);
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST(Conv2d, RunsAreBitIdentical) {

@@ -46,11 +46,25 @@ build_target() {
   fi
 }
 
+# OpenBLAS picks its GEMM kernels from the CPU model it knows; a release older than the CPU (Debian
+# 12's 0.3.21 on AMD Zen 4/5) falls back to its AVX2 kernels on a machine with AVX-512. There, ask
+# for the AVX-512 kernels (about 1.8x faster GEMMs), unless the user chose a core already.
+select_blas_core() {
+  [ -n "${OPENBLAS_CORETYPE:-}" ] && return 0
+  local flags f
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
+  for f in avx512f avx512dq avx512bw avx512vl; do
+    [[ "$flags" == *" $f "* ]] || return 0
+  done
+  export OPENBLAS_CORETYPE=SkylakeX
+}
+
 # Builds and runs tools program $1 with the remaining arguments.
 run_program() {
   local name="$1"
   shift
   ensure_packages
   build_target "$name"
+  select_blas_core
   exec "$DYBAT_BUILD/$name" "$@"
 }

@@ -1,0 +1,79 @@
+// bench: times the full training step of a net (forward, mean cross-entropy, zero_grad, backward,
+// SGD with momentum) or conv2d on ResNet-18's shapes, prints a table and writes JSON.
+//   ./tools/bench --net resnet18 --crop 32 --batch-size 32 --steps 10 [--warmup 2] [--threads 2]
+//                 [--device cpu|cuda] [--precision float32] [--json out.json] [--torch-json torch.json]
+//   ./tools/bench --op conv2d --crop 128 --batch-size 32 --steps 5
+// --torch-json reads a record of ../shared/bench/torch_cpu_step.py or torch_baseline.py made in
+// the same session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "core/error.h"
+#include "nets/bench.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time a net's training step (or conv2d on ResNet-18 shapes) on the CPU or a GPU"};
+  dybat::BenchRequest r;
+  std::string device = "cpu", precision = "float32", json_path, torch_path;
+  app.add_option("--net", r.net, "resnet18, resnet50, efficientnet_b4, efficientnetv2_s, mobilenetv3_small_100");
+  app.add_option("--op", r.op, "op microbenchmark when no net is given: conv2d (ResNet-18's convolutions)");
+  app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", precision, "float32 or float64 (bfloat16 on CUDA)")->capture_default_str();
+  app.add_option("--crop", r.crop, "input height and width in pixels")->capture_default_str();
+  app.add_option("--batch-size", r.batch, "images per step")->capture_default_str();
+  app.add_option("--steps", r.steps, "timed steps (the median is reported)")->capture_default_str();
+  app.add_option("--warmup", r.warmup, "untimed steps first")->capture_default_str();
+  app.add_option("--threads", r.threads, "CPU threads for OpenMP and OpenBLAS (0: their defaults)")
+      ->capture_default_str();
+  app.add_option("--classes", r.classes, "number of classes")->capture_default_str();
+  app.add_option("--json", json_path, "write the result as JSON to this file");
+  app.add_option("--torch-json", torch_path, "PyTorch's record from the same run, for the ratio");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  try {
+    try {
+      r.device = dybat::Device::parse(device);
+    } catch (const dybat::Error& e) {
+      DYBAT_FAIL("--device: ", e.message());
+    }
+    try {
+      r.dtype = dybat::dtype_from_name(precision == "bf16" ? "bfloat16" : precision);
+    } catch (const dybat::Error& e) {
+      DYBAT_FAIL("--precision: ", e.message());
+    }
+    nlohmann::json torch;
+    if (!torch_path.empty()) {
+      std::ifstream f(torch_path);
+      DYBAT_CHECK(f, "--torch-json: cannot open '", torch_path, "'");
+      try {
+        torch = nlohmann::json::parse(f);
+      } catch (const nlohmann::json::exception& e) {
+        DYBAT_FAIL("--torch-json: '", torch_path, "' is not valid JSON: ", e.what());
+      }
+    }
+    if (r.net.empty() && r.op.empty()) DYBAT_FAIL("give --net NAME (a training step) or --op conv2d");
+    // The GPU's TF32 settings stay at their defaults, which are PyTorch's (TF32 in cuDNN
+    // convolutions only), so float32 here is what the baseline's fp32 mode measures.
+    dybat::BenchReport rep = dybat::run_bench(r);
+    const nlohmann::json* tp = torch_path.empty() ? nullptr : &torch;
+    std::cout << dybat::bench_table(rep, tp) << std::flush;
+    if (!json_path.empty()) {
+      std::ofstream out(json_path);
+      DYBAT_CHECK(out, "--json: cannot write '", json_path, "'");
+      out << dybat::bench_json(rep, tp).dump(1) << "\n";
+      DYBAT_CHECK(out.good(), "--json: writing '", json_path, "' failed");
+    }
+  } catch (const dybat::Error& e) {
+    std::fprintf(stderr, "bench: %s\n", e.message().c_str());
+    return 2;
+  }
+  return 0;
+}
