@@ -45,12 +45,16 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
   DYBAT_CHECK(ext != ".tif" && ext != ".tiff" && ext != ".webp", "cannot decode image ", path,
               ": TIFF and WebP are not supported by the built-in decoder (convert it to PNG or JPEG)");
   std::vector<uint8_t> bytes = io::read_file(path);
-  DYBAT_CHECK(bytes.size() <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", bytes.size(),
-              " bytes)");
-  const int len = static_cast<int>(bytes.size());
+  decode_image(bytes.data(), bytes.size(), path, crop, out);
+}
+
+void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out) {
+  DYBAT_CHECK(crop > 0, "cannot decode image ", path, ": crop must be positive, got ", crop);
+  DYBAT_CHECK(size <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", size, " bytes)");
+  const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
   // stbi_info reads only the header: dimensions are checked before anything is allocated.
-  DYBAT_CHECK(stbi_info_from_memory(bytes.data(), len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
+  DYBAT_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
               stbi_failure_reason(), " (expected a JPEG, PNG, BMP or PNM file)");
   DYBAT_CHECK(
       w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide && static_cast<int64_t>(w) * h <= kMaxImagePixels,
@@ -58,10 +62,10 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
       kMaxImageSide, " per side)");
   int dw = 0, dh = 0, dc = 0;
   std::unique_ptr<uint8_t, void (*)(void*)> rgb(nullptr, stbi_image_free);
-  if (comp == 1 && stbi_is_16_bit_from_memory(bytes.data(), len)) {
+  if (comp == 1 && stbi_is_16_bit_from_memory(data, len)) {
     // PIL opens a 16-bit grayscale PNG as a 32-bit integer image, and convert("RGB") clips its
     // values to 0..255 (it does not scale them); stb would keep the high byte instead.
-    std::unique_ptr<uint16_t, void (*)(void*)> gray(stbi_load_16_from_memory(bytes.data(), len, &dw, &dh, &dc, 1),
+    std::unique_ptr<uint16_t, void (*)(void*)> gray(stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1),
                                                     stbi_image_free);
     DYBAT_CHECK(gray != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
     rgb.reset(static_cast<uint8_t*>(STBI_MALLOC(static_cast<size_t>(dw) * dh * 3)));
@@ -73,7 +77,7 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
   } else {
     // Asking for 3 components converts grayscale (g -> g, g, g), palette and alpha images to RGB,
     // as PIL's convert("RGB") does (alpha is dropped, not blended; 16-bit colour keeps the high byte).
-    rgb.reset(stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, 3));
+    rgb.reset(stbi_load_from_memory(data, len, &dw, &dh, &dc, 3));
   }
   DYBAT_CHECK(rgb != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
   DYBAT_CHECK(dw == w && dh == h, "image ", path, ": header says ", w, "x", h, " but decoded ", dw, "x", dh);
