@@ -9,7 +9,8 @@
 // flush_seconds if set) and the metric sums at each evaluation.
 //
 // A non-finite loss ends the run at the next flush with status NonFinite; the last checkpoint
-// (written at the previous evaluation) is left as it was.
+// (written at the previous evaluation) is left as it was. A checkpoint that cannot be written
+// (a full disk) stops the run with dybat::Error; the previous checkpoint is left as it was too.
 #pragma once
 
 #include <cstdint>
