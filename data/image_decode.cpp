@@ -11,7 +11,12 @@
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR  // 8-bit formats only; float HDR images are not photographs for this use
+// Only the formats of an image folder: the other decoders (GIF, PSD, PIC, TGA, HDR) would accept
+// files no one meant as images (TGA has no signature at all) and widen what untrusted bytes reach.
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
 #define STBI_NO_LINEAR
 #define STBI_NO_STDIO  // decoded from memory, so every read goes through io:: with its errors
 #if defined(__GNUC__)
