@@ -43,6 +43,53 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
+// stb_image 2.27 trusts the 16 code counts of a JPEG Huffman table (DHT segment): counts that add
+// up to more than 256 symbols overrun its tables. This walks the segments the way stb does and
+// rejects any DHT that does not hold well-formed tables before the decoder sees the file.
+//
+// Segments are followed by their lengths; bytes between segments are skipped up to the next 0xFF
+// (stb scans them the same way while reading the header); after a start-of-scan header the
+// entropy-coded data runs to the next 0xFF that is not followed by 0x00 (a stuffed byte), 0xFF
+// (fill) or a restart marker 0xD0..0xD7. Every byte position stb can read a table from is
+// visited, and tables hidden in other segments' payloads (APP, COM) are not mistaken for tables.
+void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& path) {
+  auto bad = [&](size_t at, const char* why) {
+    DYBAT_FAIL("cannot decode image ", path, ": corrupt JPEG (", why, " in the Huffman table segment at byte ", at,
+               ")");
+  };
+  size_t pos = 0;  // stb also skips fill bytes before the start-of-image marker
+  while (pos < n) {
+    if (d[pos] != 0xff) {  // entropy-coded data, or padding between segments
+      ++pos;
+      continue;
+    }
+    size_t at = pos;
+    while (pos < n && d[pos] == 0xff) ++pos;  // fill bytes
+    if (pos >= n) return;
+    const uint8_t m = d[pos++];
+    if (m == 0x00 || (m >= 0xd0 && m <= 0xd7) || m == 0xd8 || m == 0x01) continue;  // no length field
+    if (m == 0xd9) return;                                                             // end of image
+    if (n - pos < 2) return;
+    const size_t len = static_cast<size_t>(d[pos]) << 8 | d[pos + 1];
+    if (len < 2) return;  // stb stops at such a segment with an error of its own
+    const size_t end = std::min(n, pos + len);
+    if (m == 0xc4) {
+      if (pos + len > n) bad(at, "the segment cut short");
+      size_t p = pos + 2;
+      while (p < pos + len) {
+        if (pos + len - p < 17) bad(at, "a table header cut short");
+        if ((d[p] >> 4) > 1 || (d[p] & 15) > 3) bad(at, "a table class or index out of range");
+        size_t symbols = 0;
+        for (int i = 1; i <= 16; ++i) symbols += d[p + i];
+        if (symbols > 256) bad(at, "more than 256 symbols");
+        if (pos + len - p - 17 < symbols) bad(at, "symbols past the segment end");
+        p += 17 + symbols;
+      }
+    }
+    pos = end;
+  }
+}
+
 }  // namespace
 
 void decode_image_file(const std::string& path, int crop, uint8_t* out) {
@@ -57,6 +104,7 @@ void decode_image(const uint8_t* data, size_t size, const std::string& path, int
   DYBAT_CHECK(crop > 0, "cannot decode image ", path, ": crop must be positive, got ", crop);
   DYBAT_CHECK(size <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", size, " bytes)");
   const int len = static_cast<int>(size);
+  if (size >= 2 && data[0] == 0xff) check_jpeg_tables(data, size, path);  // stb's test for a JPEG
   int w = 0, h = 0, comp = 0;
   // stbi_info reads only the header: dimensions are checked before anything is allocated.
   DYBAT_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
