@@ -100,6 +100,43 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& path) {
   }
 }
 
+// stb_image 2.27 reads the numbers of a PNM header into an int without a bound (a long run of
+// digits overflows it) and, when the pixel data is shorter than the header promises, returns the
+// missing pixels uninitialised. This reads the header as stb does (whitespace, # comments, then
+// width, height and maximum value) and rejects numbers beyond any valid image and short data.
+void check_pnm(const uint8_t* d, size_t n, const std::string& path) {
+  size_t pos = 2;  // after "P5" or "P6"
+  auto eof = [&] { return pos >= n; };
+  auto get = [&] { return pos < n ? static_cast<char>(d[pos++]) : '\0'; };
+  auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r'; };
+  char c = get();
+  auto skip = [&] {
+    for (;;) {
+      while (!eof() && space(c)) c = get();
+      if (eof() || c != '#') break;
+      while (!eof() && c != '\n' && c != '\r') c = get();
+    }
+  };
+  auto number = [&](const char* what) {
+    int64_t v = 0;
+    while (!eof() && c >= '0' && c <= '9') {
+      v = v * 10 + (c - '0');
+      DYBAT_CHECK(v <= kMaxImagePixels, "cannot decode image ", path, ": the PNM header's ", what, " is too large");
+      c = get();
+    }
+    return v;
+  };
+  skip();
+  const int64_t w = number("width");
+  skip();
+  const int64_t h = number("height");
+  skip();
+  const int64_t maxval = number("maximum value");
+  const int64_t need = w * h * (d[1] == '6' ? 3 : 1) * (maxval > 255 ? 2 : 1);
+  DYBAT_CHECK(static_cast<int64_t>(n - std::min(n, pos)) >= need, "cannot decode image ", path, ": the PNM file holds ",
+              n - std::min(n, pos), " bytes of pixels, its header promises ", need, " (the file is cut short)");
+}
+
 }  // namespace
 
 void decode_image_file(const std::string& path, int crop, uint8_t* out) {
@@ -115,6 +152,7 @@ void decode_image(const uint8_t* data, size_t size, const std::string& path, int
   DYBAT_CHECK(size <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", size, " bytes)");
   const int len = static_cast<int>(size);
   if (size >= 2 && data[0] == 0xff) check_jpeg_tables(data, size, path);  // stb's test for a JPEG
+  if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) check_pnm(data, size, path);
   int w = 0, h = 0, comp = 0;
   // stbi_info reads only the header: dimensions are checked before anything is allocated.
   DYBAT_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
