@@ -137,6 +137,22 @@ void check_pnm(const uint8_t* d, size_t n, const std::string& path) {
               n - std::min(n, pos), " bytes of pixels, its header promises ", need, " (the file is cut short)");
 }
 
+// stb_image 2.27 allocates a PNG data chunk's buffer at the size its length field claims before it
+// reads the bytes, so a few bytes claiming a 2 GB chunk make it allocate 2 GB. This follows the
+// chunks as stb does (length, type, data, CRC; up to IEND) and rejects one that runs past the end.
+void check_png_chunks(const uint8_t* d, size_t n, const std::string& path) {
+  size_t pos = 8;  // after the signature
+  while (n - pos >= 8) {
+    const uint64_t len = static_cast<uint64_t>(d[pos]) << 24 | static_cast<uint64_t>(d[pos + 1]) << 16 |
+                         static_cast<uint64_t>(d[pos + 2]) << 8 | d[pos + 3];
+    const bool end = d[pos + 4] == 'I' && d[pos + 5] == 'E' && d[pos + 6] == 'N' && d[pos + 7] == 'D';
+    DYBAT_CHECK(len <= n - pos - 8, "cannot decode image ", path, ": corrupt PNG (the chunk at byte ", pos, " claims ",
+                len, " bytes, more than the ", n - pos - 8, " left in the file)");
+    if (end) return;
+    pos += std::min<uint64_t>(n - pos, 12 + len);
+  }
+}
+
 }  // namespace
 
 void decode_image_file(const std::string& path, int crop, uint8_t* out) {
@@ -153,6 +169,8 @@ void decode_image(const uint8_t* data, size_t size, const std::string& path, int
   const int len = static_cast<int>(size);
   if (size >= 2 && data[0] == 0xff) check_jpeg_tables(data, size, path);  // stb's test for a JPEG
   if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) check_pnm(data, size, path);
+  static const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size >= 8 && std::equal(kPngSignature, kPngSignature + 8, data)) check_png_chunks(data, size, path);
   int w = 0, h = 0, comp = 0;
   // stbi_info reads only the header: dimensions are checked before anything is allocated.
   DYBAT_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
