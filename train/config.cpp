@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include "core/error.h"
 
@@ -18,6 +20,39 @@ const char* const kSingleDash[] = {"delta", "lr", "zeta", "device", "data"};
 std::string key_of(std::string name) {
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
+}
+
+// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF): the text JSON can
+// hold, and config.json holds every setting.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = 2, cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3, cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4, cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -153,6 +188,11 @@ TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli)
 }
 
 void validate_config(const TrainConfig& c) {
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--net", &c.net},
+                                    {"--dataset", &c.dataset}, {"--data", &c.data}, {"--device", &c.device},
+                                    {"--out", &c.out}, {"--resume", &c.resume}, {"--weights", &c.weights}})
+    DYBAT_CHECK(valid_utf8(*value), flag, ": '", *value, "' is not valid UTF-8 text, which config.json cannot ",
+                "record; rename the file or folder");
   DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (e.g. --net resnet18)");
   DYBAT_CHECK(std::isfinite(c.delta) && c.delta > 0.0 && c.delta <= 1.0, "--delta must be in (0, 1], got ", c.delta);
   DYBAT_CHECK(c.crop >= 8 && c.crop <= 1024, "--crop must be in [8, 1024], got ", c.crop);
