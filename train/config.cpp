@@ -206,14 +206,17 @@ void validate_config(const TrainConfig& c) {
               c.weight_decay);
   DYBAT_CHECK(c.lr_schedule == "constant" || c.lr_schedule == "cosine" || c.lr_schedule == "step",
               "--lr-schedule must be constant, cosine or step, got '", c.lr_schedule, "'");
-  DYBAT_CHECK(c.lr_step_epochs > 0 && c.lr_gamma > 0, "--lr-step-epochs and --lr-gamma must be positive");
+  DYBAT_CHECK(std::isfinite(c.lr_step_epochs) && std::isfinite(c.lr_gamma) && c.lr_step_epochs > 0 && c.lr_gamma > 0,
+              "--lr-step-epochs and --lr-gamma must be positive and finite, got ", c.lr_step_epochs, " and ",
+              c.lr_gamma);
   DYBAT_CHECK(c.zeta >= -1, "--zeta must be >= 0, got ", c.zeta);
   DYBAT_CHECK(c.train_limit >= 0 && c.test_limit >= 0, "--train-limit/--test-limit must be >= 0");
   DYBAT_CHECK(c.eval_every >= 0, "--eval-every must be >= 0, got ", c.eval_every);
   DYBAT_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got '", c.dtype, "'");
   DYBAT_CHECK(c.eval_bn == "batch" || c.eval_bn == "running", "--eval-bn must be batch or running, got '", c.eval_bn,
               "'");
-  DYBAT_CHECK(c.flush_seconds >= 0, "--flush-seconds must be >= 0");
+  DYBAT_CHECK(std::isfinite(c.flush_seconds) && c.flush_seconds >= 0, "--flush-seconds must be >= 0 and finite, got ",
+              c.flush_seconds);
 }
 
 }  // namespace dybat
