@@ -16,13 +16,14 @@ fuzz_one() {
   local log="$b/logs/$t.log" crashes="$b/crashes/$t"
   mkdir -p "$b/corpus/$t" "$crashes" "$b/logs"
   rm -f "$crashes"/*
-  local start end rc
+  local start end rc dict=()
+  [ -f "$DYBAT_ROOT/tests/fuzz/$t.dict" ] && dict=(-dict="$DYBAT_ROOT/tests/fuzz/$t.dict")
   start=$(date +%s)
   # One thread (the readers use OpenMP); a slow input counts as a hang after 10 s; 2 GB of memory.
   OMP_NUM_THREADS=1 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     "$b/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -print_final_stats=1 -artifact_prefix="$crashes/" "$b/corpus/$t" "$b/seeds/$t" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$crashes/" "${dict[@]}" "$b/corpus/$t" "$b/seeds/$t" >"$log" 2>&1
   rc=$?
   end=$(date +%s)
   local execs rate corpus result
