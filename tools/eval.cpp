@@ -118,7 +118,8 @@ int run(int argc, char** argv) {
                   static_cast<long long>(c.batch_size), ds.name.c_str(),
                   c.eval_bn == "batch" ? "batch statistics" : "running statistics");
   }
-  if (json) std::printf("%s\n", out.dump().c_str());
+  // A path that is not UTF-8 is shown with replacement characters instead of failing the dump.
+  if (json) std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
 
