@@ -1,7 +1,9 @@
-// Image decoding for image folders: stb_image (its implementation is compiled here, private to
-// this file), with the size checked from the header before any pixel memory is allocated.
+// Image decoding for image folders: stb_image (compiled in stb_image_impl.cpp), with the file's
+// structure checked where stb_image 2.27 would trust it, and the size checked from the header
+// before any pixel memory is allocated.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -9,36 +11,7 @@
 #include "data/readers.h"
 #include "data/transform.h"
 
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-// Only the formats of an image folder: the other decoders (GIF, PSD, PIC, TGA, HDR) would accept
-// files no one meant as images (TGA has no signature at all) and widen what untrusted bytes reach.
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_ONLY_BMP
-#define STBI_ONLY_PNM
-#define STBI_NO_LINEAR
-#define STBI_NO_STDIO  // decoded from memory, so every read goes through io:: with its errors
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#endif
-// When a corrupt JPEG's entropy-coded data ends early, stb_image 2.27 refills its bit buffer with
-// zero bytes shifted by 32 bits or more (undefined in C, zero on every machine: the byte shifted
-// is 0). No header check can rule such data out, so UndefinedBehaviorSanitizer's shift check is
-// turned off for stb's functions alone; every other check stays on.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("shift-exponent"))), apply_to = function)
-#endif
-#include "stb_image.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "data/stb_image_config.h"
 
 namespace dybat {
 
@@ -187,7 +160,8 @@ void decode_image(const uint8_t* data, size_t size, const std::string& path, int
     std::unique_ptr<uint16_t, void (*)(void*)> gray(stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1),
                                                     stbi_image_free);
     DYBAT_CHECK(gray != nullptr, "cannot decode image ", path, ": ", stbi_failure_reason());
-    rgb.reset(static_cast<uint8_t*>(STBI_MALLOC(static_cast<size_t>(dw) * dh * 3)));
+    // malloc, as stb allocates: the deleter is stbi_image_free (free).
+    rgb.reset(static_cast<uint8_t*>(std::malloc(static_cast<size_t>(dw) * dh * 3)));
     DYBAT_CHECK(rgb != nullptr, "out of memory decoding ", path);
     for (int64_t i = 0; i < static_cast<int64_t>(dw) * dh; ++i) {
       const uint16_t v = gray.get()[i];
