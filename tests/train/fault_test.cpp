@@ -17,6 +17,7 @@
 #include "support/test_util.h"
 #include "tests/train/train_test_util.h"
 #include "tools/run_util.h"
+#include "tools/tool_common.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
 #include "train/preflight.h"
@@ -158,6 +159,17 @@ TEST(Preflight, FreeSpaceForTwoCheckpoints) {
   EXPECT_TRUE(contains(msg, "not enough free space") && contains(msg, "--out")) << msg;
   ::unsetenv("DYBAT_FAULT_FREE_BYTES");
   std::filesystem::remove_all(dir);
+}
+
+TEST(OutOfMemory, DeviceAllocationFailuresAreRecognised) {
+  // The messages of the caching allocator and of CUDA, cuBLAS and cuDNN allocation failures (the
+  // train and eval programs add the net, batch and crop to these and suggest a smaller batch).
+  for (const char* m : {"out of GPU memory on cuda:0 allocating 1024 bytes (0 bytes in use); hint: try a smaller",
+                        "CUDA error cudaErrorMemoryAllocation (out of memory) in cudaMalloc(&p, n)",
+                        "cuBLAS error CUBLAS_STATUS_ALLOC_FAILED in cublasSgemm(...)",
+                        "cuDNN error CUDNN_STATUS_ALLOC_FAILED in cudnnConvolutionForward(...)"})
+    EXPECT_TRUE(tools::is_out_of_memory(Error(m, "x.cpp", 1))) << m;
+  EXPECT_FALSE(tools::is_out_of_memory(Error("--batch-size 64 is larger than the training split", "x.cpp", 1)));
 }
 
 // ---- The train program under faults --------------------------------------------------------
