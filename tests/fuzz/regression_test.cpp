@@ -32,7 +32,8 @@ bool run_clean(const dybat::fuzz::Target& t, const Bytes& input, const std::stri
 TEST(FuzzTargets, SeedsRunAndTheValidOnesAreAccepted) {
   // How many of each target's seeds are valid inputs (the rest are deliberate near misses).
   const std::map<std::string, int> valid = {{"safetensors", 6}, {"cifar10", 2}, {"cifar100", 2},
-                                            {"stl10", 1},       {"image", 17},  {"cli", 5}};
+                                            {"stl10", 1},       {"image", 17},  {"cli", 5},
+                                            {"cache", 3}};
   for (const auto& t : dybat::fuzz::targets()) {
     std::vector<Bytes> seeds = t.seeds();
     int accepted = 0, n = 0;

@@ -16,6 +16,7 @@ const std::vector<Target>& targets() {
       {"safetensors", run_safetensors, seeds_safetensors}, {"cifar10", run_cifar10, seeds_cifar10},
       {"cifar100", run_cifar100, seeds_cifar100},          {"stl10", run_stl10, seeds_stl10},
       {"image", run_image, seeds_image},                   {"cli", run_cli, seeds_cli},
+      {"cache", run_cache, seeds_cache},
   };
   return table;
 }

@@ -67,5 +67,7 @@ bool run_image(const uint8_t* data, size_t size);
 std::vector<Bytes> seeds_image();
 bool run_cli(const uint8_t* data, size_t size);
 std::vector<Bytes> seeds_cli();
+bool run_cache(const uint8_t* data, size_t size);
+std::vector<Bytes> seeds_cache();
 
 }  // namespace dybat::fuzz

@@ -7,7 +7,7 @@
 # FuzzTargets.KeptCrashInputsRunCleanly replays it: it fails there until the bug is fixed, and keeps
 # the fix covered afterwards. The corpus grows in build-fuzz/corpus/<target> from run to run.
 
-DYBAT_FUZZ_TARGETS=(safetensors cifar10 cifar100 stl10 image cli)
+DYBAT_FUZZ_TARGETS=(safetensors cifar10 cifar100 stl10 image cli cache)
 
 # fuzz_one TARGET SECONDS: runs one target, its log in build-fuzz/logs/TARGET.log; prints one
 # summary line "TARGET seconds executions exec/s corpus result".
