@@ -131,11 +131,16 @@ std::pair<std::vector<Entry>, SafetensorsMetadata> parse_header(const char* text
     DYBAT_CHECK(js.is_array(), what, ": tensor '", name, "': shape must be an array");
     Shape shape;
     uint64_t numel = 1;
+    // The product of the dimensions with zeros counted as ones must fit too: the strides of a
+    // tensor with no elements are made of it (a [0, 2^62, 4] tensor overflowed them).
+    uint64_t span = 1;
     bool overflow = false;
     for (const auto& d : js) {
       uint64_t n = as_u64(d, what, name, "shape");
       if (n != 0 && numel > std::numeric_limits<uint64_t>::max() / n) overflow = true;
       numel *= n;
+      if (n > 1 && span > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / n) overflow = true;
+      span *= std::max<uint64_t>(n, 1);
       DYBAT_CHECK(n <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), what, ": tensor '", name,
                   "': dimension ", n, " is too large");
       shape.push_back(static_cast<int64_t>(n));

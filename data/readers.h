@@ -3,6 +3,7 @@
 // reorders, limits and moves them to the device.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -33,5 +34,7 @@ constexpr int kMaxImageSide = 1 << 16;
 // PIL's convert("RGB")), resizes it to crop x crop (Pillow bilinear) and writes planes to out
 // [3, crop, crop]. Throws naming the file when it cannot be read or decoded, or is too large.
 void decode_image_file(const std::string& path, int crop, uint8_t* out);
+// The same from the file's bytes in memory; `path` names it in error messages.
+void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out);
 
 }  // namespace dybat

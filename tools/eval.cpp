@@ -118,7 +118,15 @@ int run(int argc, char** argv) {
     DYBAT_CHECK(s.size() >= c.batch_size, "--batch-size ", c.batch_size, " is larger than the ", name, " split (",
                 s.size(), " samples)");
     LoaderBatches src(s, c.batch_size, c.crop);
-    SplitMetrics m = evaluate(*model, src, mode, dtype);
+    SplitMetrics m;
+    try {
+      m = evaluate(*model, src, mode, dtype);
+    } catch (const Error& e) {
+      if (!tools::is_out_of_memory(e)) throw;
+      DYBAT_FAIL(net, " with --batch-size ", c.batch_size, " at --crop ", c.crop, " does not fit in GPU memory (",
+                 e.message(), "); try --batch-size ", std::max<int64_t>(1, c.batch_size / 2),
+                 c.crop > 32 ? " or a smaller --crop" : "");
+    }
     out[name] = {{"loss", m.loss}, {"top1", m.top1}, {"top5", m.top5}, {"auroc", m.auroc}, {"batches", m.batches}};
     if (!json)
       std::printf("%s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  AUROC %.4f  (%lld batches of %lld, %s, BN %s)\n", name,
@@ -126,7 +134,8 @@ int run(int argc, char** argv) {
                   static_cast<long long>(c.batch_size), ds.name.c_str(),
                   c.eval_bn == "batch" ? "batch statistics" : "running statistics");
   }
-  if (json) std::printf("%s\n", out.dump().c_str());
+  // A path that is not UTF-8 is shown with replacement characters instead of failing the dump.
+  if (json) std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
 

@@ -45,6 +45,16 @@ inline std::string now_text() {
   return buf;
 }
 
+// True for the errors of a failed device allocation: the caching allocator's "out of GPU memory"
+// and CUDA, cuBLAS or cuDNN allocation failures.
+inline bool is_out_of_memory(const Error& e) {
+  const std::string& m = e.message();
+  for (const char* s : {"out of GPU memory", "cudaErrorMemoryAllocation", "CUBLAS_STATUS_ALLOC_FAILED",
+                        "CUDNN_STATUS_ALLOC_FAILED"})
+    if (m.find(s) != std::string::npos) return true;
+  return false;
+}
+
 // Runs a program body: --help and command-line errors exit as CLI11 says (0 / 2), a dybat::Error
 // prints "<name>: error: <message>" and exits 2, anything else exits 1.
 inline int main_guard(const char* name, const std::function<int()>& body) {

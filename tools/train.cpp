@@ -20,6 +20,7 @@
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
+#include "train/preflight.h"
 #include "train/setup.h"
 #include "train/trainer.h"
 
@@ -66,6 +67,15 @@ double probe_step_seconds(const std::string& net, int classes, int64_t batch, in
   return fixed + per_sample * static_cast<double>(batch);
 }
 
+// A device allocation that failed inside the run becomes an error naming what did not fit and a
+// batch size to try; other errors pass unchanged.
+void rethrow_if_out_of_memory(const Error& e, const std::string& net, const TrainConfig& cfg) {
+  if (!tools::is_out_of_memory(e)) return;
+  DYBAT_FAIL(net, " with --batch-size ", cfg.batch_size, " at --crop ", cfg.crop, " does not fit in GPU memory (",
+             e.message(), "); try --batch-size ", std::max<int64_t>(1, cfg.batch_size / 2),
+             cfg.crop > 32 ? " or a smaller --crop" : "");
+}
+
 void print_progress(const Progress& p, bool tty) {
   char line[256];
   std::string loss = std::isnan(p.loss) ? std::string("--") : tools::fmt("%.4f", p.loss);
@@ -96,6 +106,11 @@ int run(int argc, char** argv) {
     if (cfg.dataset.empty() && saved_json.contains("resolved")) cfg.dataset = saved_json["resolved"].value("dataset", "");
   }
   validate_config(cfg);
+  // An unwritable run folder is reported now, not after the data are loaded.
+  if (resuming)
+    check_writable(cfg.resume, "--resume");
+  else
+    check_writable(cfg.out.empty() ? "logs" : cfg.out, "--out");
 
   std::string net = canonical_net_name(cfg.net);
   DYBAT_CHECK(!net.empty(), "unknown net '", cfg.net, "'; choose one of: ", tools::join(net_names()));
@@ -128,9 +143,19 @@ int run(int argc, char** argv) {
     std::string out = cfg.out.empty() ? default_out(net, ds.name, cfg.delta) : cfg.out;
     log = std::make_unique<RunLog>(out);
   }
-  Trainer trainer(cfg, *model, train, test, device, dtype, log.get());
+  std::unique_ptr<Trainer> trainer_ptr;
+  try {
+    trainer_ptr = std::make_unique<Trainer>(cfg, *model, train, test, device, dtype, log.get());
+  } catch (const Error& e) {
+    rethrow_if_out_of_memory(e, net, cfg);
+    throw;
+  }
+  Trainer& trainer = *trainer_ptr;
   if (parse_augment(cfg.augment).any()) trainer.evaluate_train_on(train_plain);
   const SchedulePlan& plan = trainer.plan();
+  // Room for two checkpoints and the text logs (a trace row is under 40 bytes), before any step.
+  check_free_space(log->dir(), checkpoint_bytes(*model, plan.num_batches, cfg.momentum > 0),
+                   static_cast<uint64_t>(plan.total_steps) * 40 + (1 << 20), resuming ? "--resume" : "--out");
 
   nlohmann::json config = config_to_json(cfg);
   config["version"] = kDybatVersion;
@@ -209,10 +234,20 @@ int run(int argc, char** argv) {
                  r.test.top5, r.test.auroc, r.img_per_s, tools::duration(r.elapsed_s).c_str());
   };
   hooks.stop_after = [](int64_t) { return g_interrupted.load(); };
+  if (int64_t kill_at = kill_step_from_env(); kill_at > 0)  // fault injection: a crash at a known step
+    hooks.after_step = [kill_at](int64_t step) {
+      if (step == kill_at) std::raise(SIGKILL);
+    };
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
 
-  TrainResult result = trainer.run(hooks);
+  TrainResult result;
+  try {
+    result = trainer.run(hooks);
+  } catch (const Error& e) {
+    rethrow_if_out_of_memory(e, net, cfg);
+    throw;
+  }
   if (tty) std::fprintf(stderr, "\r\033[K");
   switch (result.status) {
     case TrainStatus::NonFinite:

@@ -5,7 +5,10 @@
 // ids), "momentum.<parameter name>" (SGD buffers), and metadata: step, pass, position, seed,
 // generator_offset, elapsed_s, backend (TF32 and deterministic-algorithm settings), version, and
 // cudnn_algorithms (the cuDNN algorithms chosen, kernels/conv2d.h text form; absent in older files).
-// Both files carry their step in the metadata.
+// Both files carry their step in the metadata, and a checksum: "crc32", the CRC-32 of the whole
+// file taken with those 8 hex digits read as "00000000" (so header and data are covered). A file
+// that is cut short, fails to parse or whose checksum differs is rejected naming the file; a
+// checkpoint is never loaded partly.
 //
 // Commit protocol (so a crash at any point leaves a loadable checkpoint):
 //   1. write model.safetensors.tmp and state.safetensors.tmp (flushed to the disk);
@@ -40,12 +43,14 @@ struct CheckpointState {
 };
 
 void save_checkpoint(const std::string& dir, const Module& model, const CheckpointState& state);
-// True when dir holds a committed checkpoint (after recovering an interrupted commit).
+// True when dir holds a committed checkpoint (after recovering an interrupted commit); throws when
+// it holds a damaged one.
 bool has_checkpoint(const std::string& dir);
 // Loads model.safetensors into `model` (strict names and shapes) and returns the state, with its
 // tensors on the CPU.
 CheckpointState load_checkpoint(const std::string& dir, Module& model);
-// Loads a safetensors model file into `model` (strict names and shapes; dtypes converted).
+// Loads a safetensors model file into `model` (strict names and shapes; dtypes converted); its
+// checksum is verified when it has one (files from other programs have none).
 void load_model_file(Module& model, const std::string& path);
 
 }  // namespace dybat

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include "core/error.h"
 #include "core/settings.h"
@@ -20,6 +22,39 @@ const char* const kSingleDash[] = {"delta", "lr", "zeta", "device", "data"};
 std::string key_of(std::string name) {
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
+}
+
+// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF): the text JSON can
+// hold, and config.json holds every setting.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = 2, cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3, cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4, cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -191,6 +226,12 @@ TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli)
 }
 
 void validate_config(const TrainConfig& c) {
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--net", &c.net},
+                                    {"--dataset", &c.dataset}, {"--data", &c.data}, {"--device", &c.device},
+                                    {"--out", &c.out}, {"--resume", &c.resume}, {"--weights", &c.weights},
+                                    {"--cache-dir", &c.cache_dir}})
+    DYBAT_CHECK(valid_utf8(*value), flag, ": '", *value, "' is not valid UTF-8 text, which config.json cannot ",
+                "record; rename the file or folder");
   DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (e.g. --net resnet18)");
   DYBAT_CHECK(std::isfinite(c.delta) && c.delta > 0.0 && c.delta <= 1.0, "--delta must be in (0, 1], got ", c.delta);
   DYBAT_CHECK(c.labels == "fine" || c.labels == "coarse", "--labels must be fine or coarse, got '", c.labels, "'");
@@ -207,14 +248,17 @@ void validate_config(const TrainConfig& c) {
               c.weight_decay);
   DYBAT_CHECK(c.lr_schedule == "constant" || c.lr_schedule == "cosine" || c.lr_schedule == "step",
               "--lr-schedule must be constant, cosine or step, got '", c.lr_schedule, "'");
-  DYBAT_CHECK(c.lr_step_epochs > 0 && c.lr_gamma > 0, "--lr-step-epochs and --lr-gamma must be positive");
+  DYBAT_CHECK(std::isfinite(c.lr_step_epochs) && std::isfinite(c.lr_gamma) && c.lr_step_epochs > 0 && c.lr_gamma > 0,
+              "--lr-step-epochs and --lr-gamma must be positive and finite, got ", c.lr_step_epochs, " and ",
+              c.lr_gamma);
   DYBAT_CHECK(c.zeta >= -1, "--zeta must be >= 0, got ", c.zeta);
   DYBAT_CHECK(c.train_limit >= 0 && c.test_limit >= 0, "--train-limit/--test-limit must be >= 0");
   DYBAT_CHECK(c.eval_every >= 0, "--eval-every must be >= 0, got ", c.eval_every);
   DYBAT_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got '", c.dtype, "'");
   DYBAT_CHECK(c.eval_bn == "batch" || c.eval_bn == "running", "--eval-bn must be batch or running, got '", c.eval_bn,
               "'");
-  DYBAT_CHECK(c.flush_seconds >= 0, "--flush-seconds must be >= 0");
+  DYBAT_CHECK(std::isfinite(c.flush_seconds) && c.flush_seconds >= 0, "--flush-seconds must be >= 0 and finite, got ",
+              c.flush_seconds);
   for (auto [name, v] : {std::pair{"--tf32-conv", &c.tf32_conv}, std::pair{"--tf32-matmul", &c.tf32_matmul},
                          std::pair{"--cuda-graph", &c.cuda_graph}})
     DYBAT_CHECK(*v == "on" || *v == "off", name, " must be on or off, got '", *v, "'");

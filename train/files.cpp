@@ -12,7 +12,6 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 
 #include "core/error.h"
 
@@ -77,6 +76,15 @@ void install_write_fault_from_env() {
   });
 }
 
+int64_t kill_step_from_env() {
+  const char* spec = std::getenv("DYBAT_FAULT_KILL_AT_STEP");
+  if (spec == nullptr || *spec == '\0') return 0;
+  char* end = nullptr;
+  long long n = std::strtoll(spec, &end, 10);
+  DYBAT_CHECK(*end == '\0' && n > 0, "DYBAT_FAULT_KILL_AT_STEP must be a positive step, got '", spec, "'");
+  return n;
+}
+
 std::string write_temp(const std::string& path, const void* data, size_t size) {
   run_hook(path);
   std::string tmp = path + ".tmp";
@@ -118,11 +126,16 @@ void append_file(const std::string& path, const std::string& text) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  DYBAT_CHECK(in.good(), "cannot read '", path, "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  DYBAT_CHECK(in.good(), "cannot read '", path, "': ", errno_text());
+  const std::streamoff size = in.tellg();
+  DYBAT_CHECK(size >= 0, "cannot read '", path, "': not a regular file");
+  std::string s(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  DYBAT_CHECK(in.gcount() == static_cast<std::streamsize>(s.size()), "cannot read '", path, "': short read (",
+              in.gcount(), " of ", s.size(), " bytes)");
+  return s;
 }
 
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
@@ -131,6 +144,45 @@ void make_dirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   DYBAT_CHECK(!ec && std::filesystem::is_directory(path), "cannot create the folder '", path, "': ", ec.message());
+}
+
+namespace {
+
+// Slicing-by-8 tables: table[0] is the byte-at-a-time table of the reflected polynomial
+// 0xedb88320; table[k][b] is the CRC of byte b followed by k zero bytes, so eight bytes are folded
+// in with eight lookups.
+struct CrcTables {
+  uint32_t t[8][256];
+  CrcTables() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+      t[0][i] = c;
+    }
+    for (int k = 1; k < 8; ++k)
+      for (uint32_t i = 0; i < 256; ++i) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+  }
+};
+
+uint32_t load_le32(const unsigned char* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
+}
+
+}  // namespace
+
+uint32_t crc32(const void* data, size_t size, uint32_t crc) {
+  static const CrcTables tables;
+  const auto& t = tables.t;
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (; size >= 8; size -= 8, p += 8) {
+    uint32_t lo = load_le32(p) ^ crc, hi = load_le32(p + 4);
+    crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
+          t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+  }
+  for (; size > 0; --size, ++p) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
+  return ~crc;
 }
 
 }  // namespace dybat

@@ -1,5 +1,6 @@
 // File writes a run relies on: atomic replacement (temporary file, fsync, rename, fsync of the
-// folder), appends that reach the disk, and a fault point so tests can make any write fail.
+// folder), appends that reach the disk, a checksum for what is read back, and fault points so
+// tests can make any write fail or the program die at a chosen step.
 //
 // Atomicity: a reader (or a resumed run after a crash) sees either the old file or the new one,
 // never a mix. Two files that must change together (a checkpoint's model and state) use
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -20,6 +22,10 @@ void set_write_fault_hook(WriteFaultHook hook);
 // that name) and installs the matching hook; for fault-injection runs of the tools.
 void install_write_fault_from_env();
 
+// DYBAT_FAULT_KILL_AT_STEP=<n>: the step after which the train program kills itself with SIGKILL
+// (a crash at a known point for the resume tests); 0 when unset.
+int64_t kill_step_from_env();
+
 // Writes `size` bytes to `path + ".tmp"` and flushes them to the disk; returns the temporary path.
 std::string write_temp(const std::string& path, const void* data, size_t size);
 // Renames a temporary file over its destination and flushes the folder entry.
@@ -29,9 +35,13 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // Appends text to a file (created if absent) and flushes it to the disk.
 void append_file(const std::string& path, const std::string& text);
-std::string read_file(const std::string& path);
+std::string read_file(const std::string& path);  // the whole file; throws naming it
 bool file_exists(const std::string& path);
 // Creates a folder and its parents (no error when it exists).
 void make_dirs(const std::string& path);
+
+// CRC-32 (IEEE 802.3: zlib's and PNG's) of `size` bytes, continuing from `crc` (0 to start). It
+// detects every error of up to 3 flipped bits and every burst of up to 32 bits.
+uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 }  // namespace dybat

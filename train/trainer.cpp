@@ -204,7 +204,15 @@ struct Trainer::Impl {
     st.elapsed_s = elapsed;
     st.backend = backend_text();
     st.cudnn_algorithms = conv2d_algorithms_to_text(conv2d_algorithms());
-    save_checkpoint(log->dir(), net, st);
+    try {
+      save_checkpoint(log->dir(), net, st);
+    } catch (const Error& e) {
+      DYBAT_FAIL("training stopped: the checkpoint of step ", step, " could not be written (", e.message(), "); ",
+                 checkpoint_step > 0 ? "the last good checkpoint (step " + std::to_string(checkpoint_step) +
+                                           ") is kept in " + log->dir()
+                                     : "no checkpoint was written before",
+                 "; continue with --resume ", log->dir(), " once the disk is fixed");
+    }
     checkpoint_step = step;
   }
 

@@ -18,7 +18,8 @@
 // without graphs; set_capture_audit makes it check the capture rules there.
 //
 // A non-finite loss ends the run at the next flush with status NonFinite; the last checkpoint
-// (written at the previous evaluation) is left as it was.
+// (written at the previous evaluation) is left as it was. A checkpoint that cannot be written
+// (a full disk) stops the run with dybat::Error; the previous checkpoint is left as it was too.
 #pragma once
 
 #include <cstdint>
