@@ -5,15 +5,17 @@
 //   ./tools/bench --op conv2d --crop 128 --batch-size 32 --steps 5
 // --torch-json reads a record of ../shared/bench/torch_cpu_step.py or torch_baseline.py made in
 // the same session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
+#include "nets/bench.h"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "core/error.h"
-#include "nets/bench.h"
+#include "tools/tool_common.h"
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"Time a net's training step (or conv2d on ResNet-18 shapes) on the CPU or a GPU"};
   dybat::BenchRequest r;
   std::string device = "cpu", precision = "float32", json_path, torch_path;
@@ -30,50 +32,42 @@ int main(int argc, char** argv) {
   app.add_option("--classes", r.classes, "number of classes")->capture_default_str();
   app.add_option("--json", json_path, "write the result as JSON to this file");
   app.add_option("--torch-json", torch_path, "PyTorch's record from the same run, for the ratio");
+  dybat::tools::parse_command_line(app, argc, argv);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    r.device = dybat::Device::parse(device);
+  } catch (const dybat::Error& e) {
+    DYBAT_FAIL("--device: ", e.message());
   }
   try {
-    try {
-      r.device = dybat::Device::parse(device);
-    } catch (const dybat::Error& e) {
-      DYBAT_FAIL("--device: ", e.message());
-    }
-    try {
-      r.dtype = dybat::dtype_from_name(precision == "bf16" ? "bfloat16" : precision);
-    } catch (const dybat::Error& e) {
-      DYBAT_FAIL("--precision: ", e.message());
-    }
-    nlohmann::json torch;
-    if (!torch_path.empty()) {
-      std::ifstream f(torch_path);
-      DYBAT_CHECK(f, "--torch-json: cannot open '", torch_path, "'");
-      try {
-        torch = nlohmann::json::parse(f);
-      } catch (const nlohmann::json::exception& e) {
-        DYBAT_FAIL("--torch-json: '", torch_path, "' is not valid JSON: ", e.what());
-      }
-    }
-    if (r.net.empty() && r.op.empty()) DYBAT_FAIL("give --net NAME (a training step) or --op conv2d");
-    // The GPU's TF32 settings stay at their defaults, which are PyTorch's (TF32 in cuDNN
-    // convolutions only), so float32 here is what the baseline's fp32 mode measures.
-    dybat::BenchReport rep = dybat::run_bench(r);
-    const nlohmann::json* tp = torch_path.empty() ? nullptr : &torch;
-    std::cout << dybat::bench_table(rep, tp) << std::flush;
-    if (!json_path.empty()) {
-      std::ofstream out(json_path);
-      DYBAT_CHECK(out, "--json: cannot write '", json_path, "'");
-      out << dybat::bench_json(rep, tp).dump(1) << "\n";
-      DYBAT_CHECK(out.good(), "--json: writing '", json_path, "' failed");
-    }
+    r.dtype = dybat::dtype_from_name(precision == "bf16" ? "bfloat16" : precision);
   } catch (const dybat::Error& e) {
-    std::fprintf(stderr, "bench: %s\n", e.message().c_str());
-    return 2;
+    DYBAT_FAIL("--precision: ", e.message());
+  }
+  nlohmann::json torch;
+  if (!torch_path.empty()) {
+    std::ifstream f(torch_path);
+    DYBAT_CHECK(f, "--torch-json: cannot open '", torch_path, "'");
+    try {
+      torch = nlohmann::json::parse(f);
+    } catch (const nlohmann::json::exception& e) {
+      DYBAT_FAIL("--torch-json: '", torch_path, "' is not valid JSON: ", e.what());
+    }
+  }
+  if (r.net.empty() && r.op.empty()) DYBAT_FAIL("give --net NAME (a training step) or --op conv2d");
+  // The GPU's TF32 settings stay at their defaults, which are PyTorch's (TF32 in cuDNN
+  // convolutions only), so float32 here is what the baseline's fp32 mode measures.
+  dybat::BenchReport rep = dybat::run_bench(r);
+  const nlohmann::json* tp = torch_path.empty() ? nullptr : &torch;
+  std::cout << dybat::bench_table(rep, tp) << std::flush;
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    DYBAT_CHECK(out, "--json: cannot write '", json_path, "'");
+    out << dybat::bench_json(rep, tp).dump(1) << "\n";
+    DYBAT_CHECK(out.good(), "--json: writing '", json_path, "' failed");
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return dybat::tools::main_guard("bench", [&] { return run(argc, argv); });
 }

@@ -10,8 +10,9 @@
 #include "core/error.h"
 #include "core/settings.h"
 #include "nets/forward_run.h"
+#include "tools/tool_common.h"
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"Run one batch through a net; write logits (eval) or logits, losses, gradients and BN buffers (train)"};
   dybat::ForwardRequest r;
   std::string mode = "eval", device = "cpu", dtype = "float32";
@@ -28,29 +29,21 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "float32 or float64")
       ->check(CLI::IsMember({"float32", "float64"}))
       ->capture_default_str();
+  dybat::tools::parse_command_line(app, argc, argv);
+  // A comparison tool wants full float32 arithmetic: no TF32 in cuDNN convolutions or cuBLAS.
+  dybat::backend_settings().tf32_conv = false;
+  dybat::backend_settings().tf32_matmul = false;
+  r.train = mode == "train";
+  r.dtype = dybat::dtype_from_name(dtype);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
-  try {
-    // A comparison tool wants full float32 arithmetic: no TF32 in cuDNN convolutions or cuBLAS.
-    dybat::backend_settings().tf32_conv = false;
-    dybat::backend_settings().tf32_matmul = false;
-    r.train = mode == "train";
-    r.dtype = dybat::dtype_from_name(dtype);
-    try {
-      r.device = dybat::Device::parse(device);
-    } catch (const dybat::Error& e) {
-      DYBAT_FAIL("--device: ", e.message());
-    }
-    dybat::run_forward(r);
+    r.device = dybat::Device::parse(device);
   } catch (const dybat::Error& e) {
-    std::fprintf(stderr, "forward: %s\n", e.message().c_str());
-    return 2;
+    DYBAT_FAIL("--device: ", e.message());
   }
+  dybat::run_forward(r);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return dybat::tools::main_guard("forward", [&] { return run(argc, argv); });
 }

@@ -2,6 +2,7 @@
 // number and duration formatting, and the guard that turns errors into exit codes.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -49,10 +50,22 @@ inline std::string now_text() {
 // and CUDA, cuBLAS or cuDNN allocation failures.
 inline bool is_out_of_memory(const Error& e) {
   const std::string& m = e.message();
-  for (const char* s : {"out of GPU memory", "cudaErrorMemoryAllocation", "CUBLAS_STATUS_ALLOC_FAILED",
-                        "CUDNN_STATUS_ALLOC_FAILED"})
+  for (const char* s :
+       {"out of GPU memory", "cudaErrorMemoryAllocation", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED"})
     if (m.find(s) != std::string::npos) return true;
   return false;
+}
+
+// Parses a program's command line; --help and command-line errors throw CliExit for main_guard
+// (the help text and exit 0, or the error and exit 2).
+inline void parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    throw CliExit{0, app.help()};
+  } catch (const CLI::ParseError& e) {
+    throw CliExit{2, std::string(e.what()) + "\nRun with --help for the options."};
+  }
 }
 
 // Runs a program body: --help and command-line errors exit as CLI11 says (0 / 2), a dybat::Error

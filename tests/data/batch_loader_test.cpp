@@ -8,6 +8,7 @@
 #include "data/data_files.h"
 #include "data/dataset.h"
 #include "data/transform.h"
+#include "support/test_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
@@ -62,16 +63,6 @@ std::vector<float> expected_batch(const Split& s, int64_t id, int64_t B, int cro
         }
   }
   return out;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "";
 }
 
 }  // namespace

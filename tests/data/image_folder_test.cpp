@@ -8,21 +8,12 @@
 #include "data/data_files.h"
 #include "data/dataset.h"
 #include "data/transform.h"
+#include "support/test_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "";
-}
 
 // Planar [3, h, w] pixels of an interleaved RGB image.
 std::vector<uint8_t> planar(const std::vector<uint8_t>& rgb, int w, int h) {

@@ -8,6 +8,7 @@
 #include "data/data_files.h"
 #include "data/dataset.h"
 #include "data/transform.h"
+#include "support/test_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
@@ -27,16 +28,6 @@ void expect_pattern(const Split& s, int64_t first, int size) {
 }
 
 // The message of the dybat::Error thrown by `f` ("" when none is thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(DataOfficial, Cifar10PixelsLabelsAndOrder) {

@@ -2,18 +2,7 @@
 // conversion, resize to the crop). Input: one byte choosing the crop (8..48), then the file.
 #include "data/readers.h"
 #include "fuzz/targets.h"
-
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#endif
-#include "stb_image_write.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "support/stb_image_write_static.h"
 
 namespace dybat::fuzz {
 
@@ -152,13 +141,13 @@ Bytes jpeg(int w, int h, int channels, int quality) {
 
 std::vector<Bytes> seeds_image() {
   std::vector<Bytes> files;
-  files.push_back(png(5, 4, 8, 2, 0, scanlines(5, 4, 3)));              // RGB
-  files.push_back(png(3, 3, 8, 0, 0, scanlines(3, 3, 1)));              // gray
-  files.push_back(png(4, 2, 8, 4, 0, scanlines(4, 2, 2)));              // gray + alpha
-  files.push_back(png(2, 3, 8, 6, 0, scanlines(2, 3, 4)));              // RGBA
-  files.push_back(png(4, 4, 16, 0, 0, scanlines(4, 4, 2)));             // 16-bit gray
-  files.push_back(png(3, 2, 16, 2, 0, scanlines(3, 2, 6)));             // 16-bit RGB
-  files.push_back(png(9, 9, 8, 2, 1, adam7_scanlines(9, 9)));           // interlaced
+  files.push_back(png(5, 4, 8, 2, 0, scanlines(5, 4, 3)));     // RGB
+  files.push_back(png(3, 3, 8, 0, 0, scanlines(3, 3, 1)));     // gray
+  files.push_back(png(4, 2, 8, 4, 0, scanlines(4, 2, 2)));     // gray + alpha
+  files.push_back(png(2, 3, 8, 6, 0, scanlines(2, 3, 4)));     // RGBA
+  files.push_back(png(4, 4, 16, 0, 0, scanlines(4, 4, 2)));    // 16-bit gray
+  files.push_back(png(3, 2, 16, 2, 0, scanlines(3, 2, 6)));    // 16-bit RGB
+  files.push_back(png(9, 9, 8, 2, 1, adam7_scanlines(9, 9)));  // interlaced
   Bytes plte;
   for (int i = 0; i < 4 * 3; ++i) plte.push_back(static_cast<uint8_t>(i * 20));
   files.push_back(png(8, 2, 2, 3, 0, scanlines(2, 2, 1), {{"PLTE", plte}, {"tRNS", Bytes{0, 128}}}));  // palette

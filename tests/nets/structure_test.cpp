@@ -80,7 +80,7 @@ TEST_P(NetStructure, ParameterCountsAndFlopsEqualTimms) {
     }
     double gflops = 2.0 * static_cast<double>(macs) / 1e9;
     double ref = summary["gflops_fwd_" + std::to_string(px)].get<double>();
-    // The convention reproduces timm's numbers exactly; the issue asks for 1%.
+    // The convention reproduces timm's numbers exactly; within 1% is what is required.
     EXPECT_NEAR(gflops, ref, 1e-9) << net << " at " << px << " px";
     EXPECT_EQ(params, model->parameter_count()) << "every parameter belongs to exactly one traced layer";
     EXPECT_EQ(rows.back().out, (Shape{1, 10})) << net << " logits shape";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/gradcheck.h"
 
@@ -19,17 +20,28 @@ Tensor rand(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double max_abs(const Tensor& a);
 
+// The message of the dybat::Error that `f` throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.message();
+  }
+  return "";
+}
+
 }  // namespace dybat::test
 
 // Runs the gradient checker and reports the worst element when it fails.
-#define EXPECT_GRADCHECK(fn, inputs, ...)                                                     \
-  do {                                                                                        \
-    auto _r = ::dybat::gradcheck(fn, inputs, ##__VA_ARGS__);                                  \
-    EXPECT_TRUE(_r.ok) << "worst: " << _r.worst_where << "\n" << _r.report;                   \
+#define EXPECT_GRADCHECK(fn, inputs, ...)                                   \
+  do {                                                                      \
+    auto _r = ::dybat::gradcheck(fn, inputs, ##__VA_ARGS__);                \
+    EXPECT_TRUE(_r.ok) << "worst: " << _r.worst_where << "\n" << _r.report; \
   } while (0)
 
 // Skips a CUDA test with a reason where no GPU exists (or the build has no CUDA backend).
-#define DYBAT_REQUIRE_GPU()                                                                   \
-  do {                                                                                        \
+#define DYBAT_REQUIRE_GPU()                                                                           \
+  do {                                                                                                \
     if (!::dybat::cuda_available()) GTEST_SKIP() << "no CUDA device available in this build/machine"; \
   } while (0)

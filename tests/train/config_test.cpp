@@ -12,7 +12,7 @@ namespace {
 ParsedArgs parse(std::vector<std::string> a) { return parse_train_args(a); }
 }  // namespace
 
-TEST(TrainCli, DefaultsAsTheIssue) {
+TEST(TrainCli, DefaultsAsThePaper) {
   ParsedArgs p = parse({"--net", "resnet18"});
   const TrainConfig& c = p.config;
   EXPECT_EQ(c.net, "resnet18");

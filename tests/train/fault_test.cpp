@@ -26,6 +26,7 @@
 extern char** environ;
 
 using namespace dybat;
+using dybat::test::error_of;
 using dybat::test::TinyNet;
 
 namespace {
@@ -38,17 +39,6 @@ CheckpointState small_state(int64_t step, const TinyNet& net) {
   for (auto& [name, p] : net.named_parameters()) st.momentum.emplace_back(name, p.zeros_like().fill_(0.25));
   st.backend = "tf32_conv=0";
   return st;
-}
-
-// The message of the dybat::Error that `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "";
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -96,8 +86,11 @@ TEST(CheckpointFaults, EveryFlippedBitIsRejected) {
       bad[i] = static_cast<char>(bad[i] ^ (1 << (i % 8)));  // every byte, a different bit each time
       write_file_atomic(path, bad);
       std::string msg = error_of([&] { load_checkpoint(dir, b); });
-      if (contains(msg, path)) ++rejected;
-      else ADD_FAILURE() << name << ": bit " << i % 8 << " of byte " << i << " flipped: " << (msg.empty() ? "loaded" : msg);
+      if (contains(msg, path))
+        ++rejected;
+      else
+        ADD_FAILURE() << name << ": bit " << i % 8 << " of byte " << i
+                      << " flipped: " << (msg.empty() ? "loaded" : msg);
     }
     EXPECT_EQ(rejected, static_cast<int>(whole.size())) << name;
     write_file_atomic(path, whole);
@@ -129,7 +122,7 @@ TEST(Preflight, WritableFolders) {
   const std::string dir = test::temp_dir("preflight");
   EXPECT_NO_THROW(check_writable(dir, "--out"));
   EXPECT_NO_THROW(check_writable(dir + "/new/run", "--out"));  // created later under a writable parent
-  EXPECT_TRUE(std::filesystem::is_empty(dir));                  // the test leaves nothing behind
+  EXPECT_TRUE(std::filesystem::is_empty(dir));                 // the test leaves nothing behind
   write_file_atomic(dir + "/file", "x");
   EXPECT_TRUE(contains(error_of([&] { check_writable(dir + "/file/run", "--out"); }), "is not a folder"));
   std::filesystem::create_directories(dir + "/ro");
@@ -146,8 +139,8 @@ TEST(Preflight, FreeSpaceForTwoCheckpoints) {
   TinyNet a(4, 5, 3, 1);
   save_checkpoint(dir, a, small_state(1, a));
   // The estimate covers what is written, without being far off.
-  const uint64_t actual = std::filesystem::file_size(dir + "/model.safetensors") +
-                          std::filesystem::file_size(dir + "/state.safetensors");
+  const uint64_t actual =
+      std::filesystem::file_size(dir + "/model.safetensors") + std::filesystem::file_size(dir + "/state.safetensors");
   const uint64_t estimate = checkpoint_bytes(a, 3, true);
   EXPECT_GE(estimate, actual);
   EXPECT_LE(estimate, actual + 64 * 1024);
@@ -177,8 +170,8 @@ TEST(OutOfMemory, DeviceAllocationFailuresAreRecognised) {
 namespace {
 
 struct Exit {
-  int code = -1;    // exit code, or -1 when killed
-  int signal = 0;   // the signal that ended it
+  int code = -1;   // exit code, or -1 when killed
+  int signal = 0;  // the signal that ended it
   std::string output;
 };
 
@@ -227,9 +220,16 @@ Exit run_train(const std::vector<std::string>& args, const std::vector<std::stri
 // A quick DyBAT run: MobileNetV3-Small on 32 synthetic images at 32 px, batch 8 (b = 4, k = 2),
 // three epochs = 12 steps, an evaluation (and checkpoint) every 4 steps.
 std::vector<std::string> quick(const std::string& out) {
-  return {"--net",        "mobilenetv3_small_100", "--dataset", "synthetic", "--device", "cpu", "--crop", "32",
-          "--batch-size", "8",   "--train-limit", "32", "--test-limit", "8", "--delta", "0.5", "--epochs", "3",
-          "--out",        out};
+  return {"--net",         "mobilenetv3_small_100",
+          "--dataset",     "synthetic",
+          "--device",      "cpu",
+          "--crop",        "32",
+          "--batch-size",  "8",
+          "--train-limit", "32",
+          "--test-limit",  "8",
+          "--delta",       "0.5",
+          "--epochs",      "3",
+          "--out",         out};
 }
 
 // A run folder's results without the timing columns (elapsed_s, img_per_s): trace.csv,
@@ -278,7 +278,8 @@ TEST(TrainFaults, KilledAndFailedRunsResumeToTheUninterruptedResult) {
   const int kept = (kill_step - 1) / 4 * 4;
   const std::string dir = root + "/run";
   Exit killed = run_train(quick(dir), {"DYBAT_FAULT_KILL_AT_STEP=" + std::to_string(kill_step)});
-  ASSERT_EQ(killed.signal, SIGKILL) << "kill at step " << kill_step << ": exit " << killed.code << "\n" << killed.output;
+  ASSERT_EQ(killed.signal, SIGKILL) << "kill at step " << kill_step << ": exit " << killed.code << "\n"
+                                    << killed.output;
 
   // The resumed run cannot write its next checkpoint (step kept + 4): exit 2 with a clear message,
   // the checkpoint it resumed from left intact, no temporary files.
