@@ -1,31 +1,11 @@
 // BatchLoader: validates a split and a batch shape once, keeps the resize tables and the
 // normalisation table on the split's device, and dispatches each gather to the CPU or CUDA kernel.
-#include <sstream>
-
 #include "core/dispatch.h"
 #include "data/dataset.h"
 #include "data/gather.h"
 #include "data/transform.h"
 
 namespace dybat {
-
-AugmentOptions parse_augment(const std::string& text) {
-  AugmentOptions a;
-  if (text.empty() || text == "none") return a;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item == "crop") {
-      a.random_crop = true;
-    } else if (item == "flip") {
-      a.flip = true;
-    } else {
-      DYBAT_FAIL("--augment: unknown item '", item, "' in '", text,
-                 "' (expected 'none' or a comma list of 'crop' and 'flip')");
-    }
-  }
-  return a;
-}
 
 BatchLoader::BatchLoader(const Split& split, int64_t batch_size, int crop, AugmentOptions augment)
     : split_(split), batch_size_(batch_size), crop_(crop), augment_(augment) {
