@@ -10,13 +10,16 @@
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/copy.h"
+#include "core/cuda_graph.h"
 #include "core/tensor.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu_threads.h"
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
+#include "layers/precision.h"
 #include "nets/registry.h"
+#include "nets/summary.h"
 
 #if defined(DYBAT_CUDA)
 #include <cuda_runtime.h>
@@ -65,12 +68,14 @@ Tensor random_labels(int64_t n, int classes, Generator& g) {
 // ---- the net training step ----------------------------------------------------------------------
 
 void bench_net(const BenchRequest& r, BenchReport& rep) {
+  rep.step_gflop = 3.0 * summarize_net(r.net, r.crop, r.classes).gflops * static_cast<double>(r.batch);
   auto t0 = Clock::now();
   Generator g(r.seed);
   auto net = create_net(r.net, r.classes, g);
   net->to(r.dtype);
   net->to(r.device);
   net->train();
+  if (r.compute != DType::Float32) set_compute_dtype(*net, r.compute);
   Tensor x = Tensor::normal({r.batch, 3, r.crop, r.crop}, 0.0, 1.0, g, r.dtype, r.device);
   Tensor y = random_labels(r.batch, r.classes, g).to(r.device);
   std::vector<Tensor> params = net->parameters();
@@ -80,15 +85,27 @@ void bench_net(const BenchRequest& r, BenchReport& rep) {
   synchronize(r.device);
   rep.setup_ms = ms_since(t0);
 
+  // The step as train runs it: gradients are zeroed in place (after the first step), so their
+  // addresses, and the SGD kernel's pointer table, stay the same and a graph can replay the step.
   std::vector<Tensor> grads(params.size());
-  auto step = [&] {
+  auto work = [&] {
     Tensor loss = mean(cross_entropy(net->forward(x), y));
-    net->zero_grad();
+    for (auto& p : params)
+      if (Tensor g = p.grad(); g.defined()) g.zero_();
     loss.backward();
     for (size_t i = 0; i < params.size(); ++i) grads[i] = params[i].grad();
     sgd_update(params, grads, bufs, opt);
-    std::fill(grads.begin(), grads.end(), Tensor());  // hold no gradient past the step
+    std::fill(grads.begin(), grads.end(), Tensor());
   };
+  const GraphedStep::Mode mode = r.device.is_cuda() && r.cuda_graph ? GraphedStep::Mode::Graph
+                                 : r.audit && r.device.is_cpu()     ? GraphedStep::Mode::Audit
+                                                                    : GraphedStep::Mode::Eager;
+  GraphedStep runner(r.device, mode, "the benchmark step");
+  auto step = [&] { runner.run(work); };
+  // A graph (or the audit) starts with the third call: the timed steps come after it.
+  const int warmup = mode == GraphedStep::Mode::Eager ? r.warmup : std::max(r.warmup, 3);
+  rep.request.warmup = warmup;
+  rep.graphed = mode == GraphedStep::Mode::Graph;
 
   // The first step on its own: the wait before a training run's first optimiser step. The peak
   // memory covers every step from this one.
@@ -99,8 +116,8 @@ void bench_net(const BenchRequest& r, BenchReport& rep) {
   synchronize(r.device);
   rep.first_step_ms = ms_since(t1);
   std::vector<double> times;
-  if (r.warmup == 0 && r.steps >= 1) times.push_back(rep.first_step_ms);  // the first step was a timed one
-  const int warm_left = std::max(0, r.warmup - 1);
+  if (warmup == 0 && r.steps >= 1) times.push_back(rep.first_step_ms);  // the first step was a timed one
+  const int warm_left = std::max(0, warmup - 1);
   const int timed_left = r.steps - static_cast<int>(times.size());
 
   for (int i = 0; i < warm_left; ++i) step();
@@ -251,8 +268,12 @@ BenchReport run_bench(const BenchRequest& r) {
   DYBAT_CHECK(r.steps >= 1, "--steps: must be at least 1, got ", r.steps);
   DYBAT_CHECK(r.warmup >= 0, "--warmup: must be 0 or more, got ", r.warmup);
   DYBAT_CHECK(r.threads >= 0, "--threads: must be 0 (keep the default) or more, got ", r.threads);
-  DYBAT_CHECK(r.dtype == DType::Float32 || r.dtype == DType::Float64 || (r.dtype == DType::BFloat16 && r.device.is_cuda()),
-              "--precision: float32 or float64 (bfloat16 on CUDA only)");
+  DYBAT_CHECK(r.dtype == DType::Float32 || r.dtype == DType::Float64, "--precision: fp32, float64 or bf16, got ",
+              dtype_name(r.dtype));
+  DYBAT_CHECK(r.compute == DType::Float32 || (r.compute == DType::BFloat16 && r.device.is_cuda()),
+              "--precision bf16 (mixed precision) runs on CUDA only; on ", r.device.str(), " use fp32");
+  DYBAT_CHECK(r.compute == DType::Float32 || r.dtype == DType::Float32,
+              "--precision bf16 keeps float32 master weights (dtype float32)");
   DYBAT_CHECK(r.device.is_cpu() || cuda_available(), "--device ", r.device.str(),
               ": no CUDA device is available (or this build has no CUDA backend); use --device cpu");
   if (r.threads > 0) set_cpu_threads(r.threads);
@@ -267,20 +288,33 @@ BenchReport run_bench(const BenchRequest& r) {
   return rep;
 }
 
-nlohmann::json match_torch(const nlohmann::json& torch, const BenchReport& rep) {
+namespace {
+
+// "bf16" for a mixed-precision run, otherwise the dtype's name.
+std::string precision_name(const BenchRequest& r) {
+  return r.compute == DType::BFloat16 ? "bf16" : dtype_name(r.dtype);
+}
+
+nlohmann::json match_torch_mode(const nlohmann::json& torch, const BenchReport& rep, const std::string& mode) {
   if (rep.request.net.empty()) return nullptr;
   const std::string net = canonical_net_name(rep.request.net);
   auto matches = [&](const nlohmann::json& row) {
     if (!row.is_object() || !row.contains("ms_per_step") || !row["ms_per_step"].is_number()) return false;
     if (canonical_net_name(row.value("net", "")) != net) return false;
     if (row.value("crop", -1) != rep.request.crop || row.value("batch", -1) != rep.request.batch) return false;
-    return !row.contains("mode") || row["mode"] == "fp32";
+    return row.contains("mode") ? row["mode"] == mode : mode != "graph";
   };
   if (torch.is_object()) return matches(torch) ? torch : nlohmann::json();
   if (torch.is_array())
     for (auto& row : torch)
       if (matches(row)) return row;
   return nullptr;
+}
+
+}  // namespace
+
+nlohmann::json match_torch(const nlohmann::json& torch, const BenchReport& rep) {
+  return match_torch_mode(torch, rep, rep.request.compute == DType::BFloat16 ? "bf16" : "fp32");
 }
 
 nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch) {
@@ -290,7 +324,8 @@ nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch) {
   j["device"] = r.device.str();
   j["device_name"] = rep.device_name;
   j["threads"] = rep.threads;
-  j["precision"] = dtype_name(r.dtype);
+  j["precision"] = precision_name(r);
+  j["cuda_graph"] = rep.graphed;
   j["crop"] = r.crop;
   j["batch"] = r.batch;
   j["steps"] = r.steps;
@@ -307,11 +342,18 @@ nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch) {
     j["img_per_s"] = r.batch * 1000.0 / row.ms;
     j["step_ms"] = row.step_ms;
     j["first_step_ms"] = rep.first_step_ms;
+    j["step_gflop"] = rep.step_gflop;
+    j["tflop_per_s"] = rep.step_gflop / row.ms;  // GFLOP per ms = TFLOP per s
     if (torch) {
       nlohmann::json t = match_torch(*torch, rep);
       if (!t.is_null()) {
         j["torch"] = t;
         j["ratio"] = row.ms / t["ms_per_step"].get<double>();
+      }
+      nlohmann::json tg = r.compute == DType::Float32 ? match_torch_mode(*torch, rep, "graph") : nlohmann::json();
+      if (!tg.is_null()) {
+        j["torch_graph"] = tg;
+        j["ratio_graph"] = row.ms / tg["ms_per_step"].get<double>();
       }
     }
   } else {
@@ -337,17 +379,18 @@ nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch) {
 std::string bench_table(const BenchReport& rep, const nlohmann::json* torch) {
   const BenchRequest& r = rep.request;
   std::ostringstream s;
-  s << "device " << r.device.str() << " (" << rep.device_name << "), " << dtype_name(r.dtype) << ", crop " << r.crop
-    << ", batch " << r.batch << ", " << r.steps << " timed steps after " << r.warmup << " warm-up\n";
+  s << "device " << r.device.str() << " (" << rep.device_name << "), " << precision_name(r)
+    << (rep.graphed ? ", CUDA graph" : "") << ", crop " << r.crop << ", batch " << r.batch << ", " << r.steps
+    << " timed steps after " << r.warmup << " warm-up\n";
   if (!r.net.empty()) {
     const BenchRow& row = rep.rows.at(0);
     nlohmann::json t = torch ? match_torch(*torch, rep) : nlohmann::json();
-    s << "net                       ms/step     img/s   peak MiB  first step ms";
+    s << "net                       ms/step     img/s  TFLOP/s   peak MiB  first step ms";
     if (!t.is_null()) s << "   torch ms   ratio";
     s << "\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%-24s %8.1f %9.1f %10.1f %14.1f", row.name.c_str(), row.ms,
-                  r.batch * 1000.0 / row.ms, rep.peak_bytes / 1048576.0, rep.first_step_ms);
+    std::snprintf(line, sizeof line, "%-24s %8.1f %9.1f %8.3f %10.1f %14.1f", row.name.c_str(), row.ms,
+                  r.batch * 1000.0 / row.ms, rep.step_gflop / row.ms, rep.peak_bytes / 1048576.0, rep.first_step_ms);
     s << line;
     if (!t.is_null()) {
       double tm = t["ms_per_step"].get<double>();

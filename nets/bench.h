@@ -40,6 +40,16 @@ struct BenchRequest {
   int threads = 0;  // 0: leave the CPU thread pools as they are
   int classes = 10;
   uint64_t seed = 0;
+  // Net benchmarks. BFloat16: mixed precision as `train --precision bf16` (bf16 convolutions and
+  // matrix products, float32 weights, BatchNorm and loss; CUDA only).
+  DType compute = DType::Float32;
+  // On a CUDA device: capture the step once in a CUDA graph and time its replays, as `train`
+  // runs (core/cuda_graph.h). The timed steps then come after at least 3 untimed ones (eager,
+  // warm-up in the graph's pool, capture).
+  bool cuda_graph = true;
+  // On the CPU: run the steps after the warm-up under the capture audit (core/capture.h), which
+  // proves the step a graph would capture reads nothing on the host and allocates nothing new.
+  bool audit = false;
 };
 
 // One timed configuration: the whole net step, or one convolution shape.
@@ -59,6 +69,8 @@ struct BenchReport {
   std::vector<BenchRow> rows;
   double setup_ms = 0.0;       // building the net (or the op inputs) and the batch
   double first_step_ms = 0.0;  // the first step, warm-up or timed (net benchmarks)
+  bool graphed = false;        // the timed steps were CUDA graph replays
+  double step_gflop = 0.0;     // net benchmarks: 3 x the forward FLOPs (tools/summary) x batch
   size_t peak_bytes = 0;       // allocator peak over the timed steps
   double allocs_per_step = 0.0, system_allocs_per_step = 0.0;  // over the timed steps
   // Process CPU time per timed step (all threads; spin-waits included): steadier than wall time
@@ -69,15 +81,18 @@ struct BenchReport {
 // Runs the benchmark the request describes; throws dybat::Error naming the flag at fault.
 BenchReport run_bench(const BenchRequest& r);
 
-// The JSON record (fields: kind, device, device_name, threads, precision, net or op, crop, batch,
-// steps, warmup, ms_per_step, img_per_s, step_ms, peak_bytes, ...; op benchmarks add rows).
-// `torch`, when not null, is a PyTorch record (torch_cpu_step.py's object or torch_baseline.py's
-// list) whose matching row is attached as "torch" with "ratio" = ours / PyTorch's.
+// The JSON record (fields: kind, device, device_name, threads, precision, cuda_graph, net or op,
+// crop, batch, steps, warmup, ms_per_step, img_per_s, step_ms, step_gflop, tflop_per_s,
+// peak_bytes, ...; op benchmarks add rows). `torch`, when not null, is a PyTorch record
+// (torch_cpu_step.py's object or torch_baseline.py's list) whose matching row (same precision:
+// fp32 or bf16) is attached as "torch" with "ratio" = ours / PyTorch's time; a float32 run also
+// gets torch_baseline.py's CUDA-graph row as "torch_graph" with "ratio_graph".
 nlohmann::json bench_json(const BenchReport& rep, const nlohmann::json* torch = nullptr);
 // A readable table of the same, with the PyTorch column and ratio when matched.
 std::string bench_table(const BenchReport& rep, const nlohmann::json* torch = nullptr);
-// The row of a PyTorch record that matches a net benchmark (same net, crop and batch; fp32 for
-// torch_baseline.py), or null when none matches.
+// The row of a PyTorch record that matches a net benchmark (same net, crop and batch; for
+// torch_baseline.py also its mode: "fp32" or "bf16" by the run's precision, or "graph"), or null
+// when none matches.
 nlohmann::json match_torch(const nlohmann::json& torch, const BenchReport& rep);
 
 }  // namespace dybat

@@ -1,10 +1,13 @@
 // bench: times the full training step of a net (forward, mean cross-entropy, zero_grad, backward,
 // SGD with momentum) or conv2d on ResNet-18's shapes, prints a table and writes JSON.
 //   ./tools/bench --net resnet18 --crop 32 --batch-size 32 --steps 10 [--warmup 2] [--threads 2]
-//                 [--device cpu|cuda] [--precision float32] [--json out.json] [--torch-json torch.json]
+//                 [--device cpu|cuda] [--precision fp32|bf16|float64] [--cuda-graph on|off]
+//                 [--json out.json] [--torch-json torch.json]
 //   ./tools/bench --op conv2d --crop 128 --batch-size 32 --steps 5
 // --torch-json reads a record of ../shared/bench/torch_cpu_step.py or torch_baseline.py made in
 // the same session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
+// On CUDA the step runs as `train` runs it: captured once in a CUDA graph and replayed (unless
+// --cuda-graph off), in float32 with TF32 convolutions (PyTorch's defaults) or bf16 mixed precision.
 #include "nets/bench.h"
 
 #include <CLI/CLI.hpp>
@@ -18,11 +21,17 @@
 static int run(int argc, char** argv) {
   CLI::App app{"Time a net's training step (or conv2d on ResNet-18 shapes) on the CPU or a GPU"};
   dybat::BenchRequest r;
-  std::string device = "cpu", precision = "float32", json_path, torch_path;
+  std::string device = "cpu", precision = "fp32", cuda_graph = "on", json_path, torch_path;
   app.add_option("--net", r.net, "resnet18, resnet50, efficientnet_b4, efficientnetv2_s, mobilenetv3_small_100");
   app.add_option("--op", r.op, "op microbenchmark when no net is given: conv2d (ResNet-18's convolutions)");
   app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--precision", precision, "float32 or float64 (bfloat16 on CUDA)")->capture_default_str();
+  app.add_option("--precision", precision,
+                 "fp32 (also float32), float64 (CPU), or bf16: mixed precision as train's (CUDA)")
+      ->check(CLI::IsMember({"fp32", "float32", "float64", "bf16"}))
+      ->capture_default_str();
+  app.add_option("--cuda-graph", cuda_graph, "on a CUDA device, time replays of the step captured in a CUDA graph")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_option("--crop", r.crop, "input height and width in pixels")->capture_default_str();
   app.add_option("--batch-size", r.batch, "images per step")->capture_default_str();
   app.add_option("--steps", r.steps, "timed steps (the median is reported)")->capture_default_str();
@@ -38,11 +47,9 @@ static int run(int argc, char** argv) {
   } catch (const dybat::Error& e) {
     DYBAT_FAIL("--device: ", e.message());
   }
-  try {
-    r.dtype = dybat::dtype_from_name(precision == "bf16" ? "bfloat16" : precision);
-  } catch (const dybat::Error& e) {
-    DYBAT_FAIL("--precision: ", e.message());
-  }
+  r.dtype = precision == "float64" ? dybat::DType::Float64 : dybat::DType::Float32;
+  r.compute = precision == "bf16" ? dybat::DType::BFloat16 : dybat::DType::Float32;
+  r.cuda_graph = cuda_graph == "on";
   nlohmann::json torch;
   if (!torch_path.empty()) {
     std::ifstream f(torch_path);

@@ -15,6 +15,7 @@
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
 #include "nets/registry.h"
+#include "nets/summary.h"
 #include "tools/run_util.h"
 
 using namespace dybat;
@@ -79,6 +80,7 @@ TEST(Bench, TinyNetStepReportsEveryField) {
   EXPECT_EQ(j["net"], "mobilenetv3_small_100");
   EXPECT_EQ(j["device"], "cpu");
   EXPECT_EQ(j["precision"], "float32");
+  EXPECT_EQ(j["cuda_graph"], false);
   EXPECT_EQ(j["threads"], 1);
   EXPECT_EQ(j["crop"], 32);
   EXPECT_EQ(j["batch"], 2);
@@ -97,6 +99,10 @@ TEST(Bench, TinyNetStepReportsEveryField) {
   // are alive during the forward) the caching allocator serves every allocation of a step.
   EXPECT_EQ(j["system_allocs_per_step"].get<double>(), 0.0);
   EXPECT_FALSE(j.contains("ratio"));
+  // 3 x the forward FLOPs of tools/summary, per image, times the batch.
+  const double gflop = 3.0 * 2 * summarize_net("mobilenetv3_small_100", 32, 10).gflops;
+  EXPECT_NEAR(j["step_gflop"].get<double>(), gflop, 1e-9 * gflop);
+  EXPECT_NEAR(j["tflop_per_s"].get<double>(), gflop / ms, 1e-9 * gflop / ms);
   std::string table = bench_table(rep);
   EXPECT_NE(table.find("mobilenetv3_small_100"), std::string::npos) << table;
 }
@@ -122,6 +128,19 @@ TEST(Bench, MatchesThePyTorchRecordOfTheSameConfiguration) {
        {{"net", "resnet18"}, {"crop", 32}, {"batch", 2}, {"mode", "fp32"}, {"ms_per_step", 7.0}},
        {{"net", "mobilenetv3_small_100"}, {"crop", 32}, {"batch", 2}, {"mode", "fp32"}, {"ms_per_step", 60.0}}});
   EXPECT_DOUBLE_EQ(bench_json(rep, &baseline)["ratio"].get<double>(), 0.5);
+  EXPECT_FALSE(bench_json(rep, &baseline).contains("ratio_graph"));  // no graph row in this record
+  // A float32 run is also set against PyTorch's CUDA-graph row; a bf16 run against its bf16 row.
+  baseline.push_back({{"net", "mobilenetv3_small_100"}, {"crop", 32}, {"batch", 2}, {"mode", "graph"},
+                      {"ms_per_step", 40.0}});
+  nlohmann::json jg = bench_json(rep, &baseline);
+  EXPECT_DOUBLE_EQ(jg["ratio"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(jg["ratio_graph"].get<double>(), 0.75);
+  BenchReport bf = rep;
+  bf.request.compute = DType::BFloat16;
+  nlohmann::json jb = bench_json(bf, &baseline);
+  EXPECT_EQ(jb["precision"], "bf16");
+  EXPECT_DOUBLE_EQ(jb["ratio"].get<double>(), 6.0);
+  EXPECT_FALSE(jb.contains("ratio_graph"));
   // A record of another crop does not match: no ratio, and the table says so.
   nlohmann::json other = cpu_step;
   other["crop"] = 128;
@@ -143,6 +162,23 @@ TEST(Bench, RejectsBadRequests) {
   r.net.clear();
   r.op = "matmul";
   EXPECT_THROW(run_bench(r), Error);
+  r = tiny();
+  r.compute = DType::BFloat16;  // mixed precision is for CUDA
+  EXPECT_THROW(run_bench(r), Error);
+}
+
+TEST(Bench, TheStepAGraphWouldCaptureIsCaptureSafe) {
+  // The CPU runs the benchmark step under the capture audit after its warm-up: no host reads, no
+  // syncs or copies, no new memory from the system (what a CUDA graph of the step needs).
+  BenchRequest r = tiny();
+  r.audit = true;
+  r.warmup = 1;  // raised to 3: the audit starts with the third call
+  BenchReport rep = run_bench(r);
+  EXPECT_EQ(rep.request.warmup, 3);
+  EXPECT_FALSE(rep.graphed);
+  ASSERT_EQ(rep.rows.size(), 1u);
+  EXPECT_EQ(rep.rows[0].step_ms.size(), 2u);
+  EXPECT_EQ(rep.system_allocs_per_step, 0.0);
 }
 
 TEST(Bench, ProgramWritesJsonAndComparesWithPyTorch) {
@@ -178,6 +214,12 @@ TEST(Bench, ProgramWritesJsonAndComparesWithPyTorch) {
   r = run_tool("bench", "--crop 32");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--net"), std::string::npos) << r.output;
+  r = run_tool("bench", "--net resnet18 --precision bf16 --steps 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("CUDA only"), std::string::npos) << r.output;
+  r = run_tool("bench", "--net resnet18 --precision float16");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--precision"), std::string::npos) << r.output;
   r = run_tool("bench", "--net resnet18 --torch-json /nonexistent/t.json");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--torch-json"), std::string::npos) << r.output;
