@@ -34,6 +34,11 @@ int run(int argc, char** argv) {
   app.add_option("--net,-a", c.net, "net name");
   app.add_option("--dataset,-d", c.dataset, "cifar10, cifar100, stl10, folder or synthetic (default: first found)");
   app.add_option("--data", c.data, "dataset root folder");
+  app.add_option("--labels", c.labels, "CIFAR-100 labels: fine or coarse")->check(CLI::IsMember({"fine", "coarse"}));
+  app.add_option("--order", c.order, "image folders: shuffled (a fixed seeded order) or file (torchvision's)")
+      ->check(CLI::IsMember({"shuffled", "file"}));
+  app.add_flag("--permute", c.permute, "put both splits into one order seeded by --seed, as the run did");
+  app.add_option("--cache-dir", c.cache_dir, "cache for decoded image folders");
   app.add_option("--crop,-c", c.crop, "images are resized to crop x crop");
   app.add_option("--classes,-n", c.classes, "classes of the net (default: the dataset's)");
   app.add_option("--batch-size,-b", c.batch_size, "batch size (metrics are means over batches)");
@@ -63,26 +68,14 @@ int run(int argc, char** argv) {
   }
 
   if (!run_dir.empty()) {
-    // The run's settings, then whatever was given on this command line on top.
-    TrainConfig saved = config_from_json(RunLog(run_dir).read_config());
-    for (const CLI::Option* o : app.get_options()) {
-      if (o->count() > 0 || o->get_lnames().empty()) continue;
-      const std::string& n = o->get_lnames().front();
-      if (n == "net") c.net = saved.net;
-      if (n == "dataset") c.dataset = saved.dataset;
-      if (n == "data") c.data = saved.data;
-      if (n == "crop") c.crop = saved.crop;
-      if (n == "classes") c.classes = saved.classes;
-      if (n == "batch-size") c.batch_size = saved.batch_size;
-      if (n == "dtype") c.dtype = saved.dtype;
-      if (n == "eval-bn") c.eval_bn = saved.eval_bn;
-      if (n == "train-limit") c.train_limit = saved.train_limit;
-      if (n == "test-limit") c.test_limit = saved.test_limit;
-      if (n == "seed") c.seed = saved.seed;
-      if (n == "tf32-conv") c.tf32_conv = saved.tf32_conv;
-      if (n == "tf32-matmul") c.tf32_matmul = saved.tf32_matmul;
-      if (n == "precision") c.precision = saved.precision;
-    }
+    // The run's settings (its data order, labels and split included), then whatever was given on
+    // this command line on top.
+    std::vector<std::string> given;
+    for (const CLI::Option* o : app.get_options())
+      if (o->count() > 0 && !o->get_lnames().empty()) given.push_back(o->get_lnames().front());
+    const std::string device = c.device;  // where to evaluate is this machine's choice, not the run's
+    c = overlay_config(config_from_json(RunLog(run_dir).read_config()), c, given);
+    c.device = device;
     if (weights.empty()) weights = (std::filesystem::path(run_dir) / "model.safetensors").string();
   }
   DYBAT_CHECK(!weights.empty(), "no model given: use --weights FILE or --run DIR");

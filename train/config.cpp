@@ -197,6 +197,13 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
   return p;
 }
 
+TrainConfig overlay_config(const TrainConfig& base, const TrainConfig& cli, const std::vector<std::string>& given) {
+  nlohmann::json b = config_to_json(base), g = config_to_json(cli);
+  for (const std::string& name : given)
+    if (std::string key = key_of(name); b.contains(key)) b[key] = g[key];
+  return config_from_json(b);
+}
+
 TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli) {
   TrainConfig c = saved;
   c.resume = cli.config.resume;

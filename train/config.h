@@ -82,6 +82,10 @@ ParsedArgs parse_train_args(const std::vector<std::string>& args);
 // (and only upwards). Any other option given with a value that differs throws dybat::Error.
 TrainConfig merge_resume_config(const TrainConfig& saved, const ParsedArgs& cli);
 
+// `base` with the settings named in `given` (long option names, as ParsedArgs::given) taken from
+// `cli`: a command line on top of a run's config.json (tools/eval --run).
+TrainConfig overlay_config(const TrainConfig& base, const TrainConfig& cli, const std::vector<std::string>& given);
+
 // Checks ranges that do not need the data (delta, sizes, names); throws dybat::Error.
 void validate_config(const TrainConfig& c);
 

@@ -121,6 +121,22 @@ TEST(TrainTool, ShortRunResumeAndEval) {
   std::filesystem::remove_all(cut);
 }
 
+TEST(TrainTool, EvalOfARunUsesItsDataSettings) {
+  // A run whose splits were permuted: eval --run must load the same (permuted) test split, so it
+  // reproduces the run's last test metrics.
+  std::string dir = dybat::test::temp_dir("tool_permuted");
+  std::filesystem::remove_all(dir);
+  RunResult r = run_tool("train", quick(dir, 1) + " --permute --seed 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  RunResult ev = run_tool("eval", "--run " + dir + " --device cpu --json");
+  ASSERT_EQ(ev.exit_code, 0) << ev.output;
+  auto j = nlohmann::json::parse(last_line(ev.output));
+  auto last = nlohmann::json::parse(last_line(dybat::read_file(dir + "/metrics.jsonl")));
+  EXPECT_NEAR(j["test"]["top1"].get<double>(), last["test_top1"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["test"]["loss"].get<double>(), last["test_loss"].get<double>(), 1e-6);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TrainTool, InjectedCheckpointFaultKeepsTheLastGoodCheckpoint) {
   std::string dir = dybat::test::temp_dir("tool_fault");
   std::filesystem::remove_all(dir);

@@ -188,3 +188,16 @@ TEST(TrainConfig, Validation) {
   bad([](TrainConfig& c) { c.tf32_matmul = ""; });
   bad([](TrainConfig& c) { c.conv_algo = "fast"; });
 }
+
+TEST(TrainCli, OverlayTakesOnlyTheGivenSettings) {
+  TrainConfig run = parse({"--net", "resnet18", "--labels", "coarse", "--permute", "--crop", "64", "--seed", "7"}).config;
+  ParsedArgs cli = parse({"--net", "resnet18", "--crop", "32", "--batch-size", "8"});
+  TrainConfig c = overlay_config(run, cli.config, cli.given);
+  EXPECT_EQ(c.crop, 32);        // given
+  EXPECT_EQ(c.batch_size, 8);   // given
+  EXPECT_EQ(c.labels, "coarse");  // the run's
+  EXPECT_TRUE(c.permute);
+  EXPECT_EQ(c.seed, 7u);
+  EXPECT_EQ(overlay_config(run, cli.config, {}).crop, 64);
+}
+
