@@ -199,4 +199,18 @@ DataOptions options_for(const std::string& dataset, const std::string& root, con
   return o;
 }
 
+Split pattern_split(int64_t n, int h, int w) {
+  Split s;
+  s.images = Tensor::empty({n, 3, h, w}, DType::UInt8);
+  s.labels = Tensor::empty({n}, DType::Int64);
+  uint8_t* p = s.images.data<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    s.labels.data<int64_t>()[i] = i;
+    for (int c = 0; c < 3; ++c)
+      for (int r = 0; r < h; ++r)
+        for (int col = 0; col < w; ++col) p[((i * 3 + c) * h + r) * w + col] = pattern_pixel(i, c, r, col);
+  }
+  return s;
+}
+
 }  // namespace dybat::test

@@ -36,6 +36,9 @@ inline uint8_t pattern_pixel(int64_t sample, int c, int r, int col) {
   return static_cast<uint8_t>((sample * 37 + c * 85 + r * 7 + col * 3 + (r * col) % 11) & 0xff);
 }
 
+// A uint8 split of n samples of 3 x h x w, pixels pattern_pixel(i, ...), label of sample i = i.
+Split pattern_split(int64_t n, int h, int w);
+
 // CIFAR-10 batch file bytes: `labels.size()` records, pixels pattern_pixel(first + i, ...).
 std::vector<uint8_t> cifar10_batch(const std::vector<int>& labels, int64_t first);
 // CIFAR-100 file bytes: records [coarse][fine][pixels].
