@@ -46,6 +46,16 @@ std::string quick(const std::string& out, int epochs) {
          std::to_string(epochs) + " --out " + out;
 }
 
+// `eval --run DIR` (plus `extra` options) reproduces the run's last test metrics.
+void expect_eval_gives_the_last_metrics(const std::string& dir, const std::string& extra) {
+  RunResult ev = run_tool("eval", "--run " + dir + extra + " --json");
+  ASSERT_EQ(ev.exit_code, 0) << ev.output;
+  auto j = nlohmann::json::parse(last_line(ev.output));
+  auto last = nlohmann::json::parse(last_line(dybat::read_file(dir + "/metrics.jsonl")));
+  EXPECT_NEAR(j["test"]["top1"].get<double>(), last["test_top1"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["test"]["loss"].get<double>(), last["test_loss"].get<double>(), 1e-6);
+}
+
 }  // namespace
 
 TEST(TrainTool, HelpAndBadInput) {
@@ -109,12 +119,7 @@ TEST(TrainTool, ShortRunResumeAndEval) {
   EXPECT_EQ(dybat::read_file(cut + "/model.safetensors"), dybat::read_file(whole + "/model.safetensors"));
 
   // eval of the saved model gives the run's last test metrics.
-  RunResult ev = run_tool("eval", "--run " + whole + " --json");
-  ASSERT_EQ(ev.exit_code, 0) << ev.output;
-  auto j = nlohmann::json::parse(last_line(ev.output));
-  auto last = nlohmann::json::parse(last_line(dybat::read_file(whole + "/metrics.jsonl")));
-  EXPECT_NEAR(j["test"]["top1"].get<double>(), last["test_top1"].get<double>(), 1e-9);
-  EXPECT_NEAR(j["test"]["loss"].get<double>(), last["test_loss"].get<double>(), 1e-6);
+  expect_eval_gives_the_last_metrics(whole, "");
   EXPECT_EQ(run_tool("eval", "--weights " + whole + "/nothing.safetensors --net resnet18 --dataset synthetic").exit_code,
             2);
   std::filesystem::remove_all(whole);
@@ -128,12 +133,7 @@ TEST(TrainTool, EvalOfARunUsesItsDataSettings) {
   std::filesystem::remove_all(dir);
   RunResult r = run_tool("train", quick(dir, 1) + " --permute --seed 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  RunResult ev = run_tool("eval", "--run " + dir + " --device cpu --json");
-  ASSERT_EQ(ev.exit_code, 0) << ev.output;
-  auto j = nlohmann::json::parse(last_line(ev.output));
-  auto last = nlohmann::json::parse(last_line(dybat::read_file(dir + "/metrics.jsonl")));
-  EXPECT_NEAR(j["test"]["top1"].get<double>(), last["test_top1"].get<double>(), 1e-9);
-  EXPECT_NEAR(j["test"]["loss"].get<double>(), last["test_loss"].get<double>(), 1e-6);
+  expect_eval_gives_the_last_metrics(dir, " --device cpu");
   std::filesystem::remove_all(dir);
 }
 
