@@ -57,15 +57,7 @@ int run(int argc, char** argv) {
   app.add_option("--precision", c.precision, "fp32, or bf16 (mixed precision, CUDA only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--json", json, "print one JSON object instead of text");
-  std::vector<std::string> args = rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc));
-  std::reverse(args.begin(), args.end());
-  try {
-    app.parse(args);
-  } catch (const CLI::CallForHelp&) {
-    throw CliExit{0, app.help()};
-  } catch (const CLI::ParseError& e) {
-    throw CliExit{2, std::string(e.what()) + "\nRun with --help for the options."};
-  }
+  tools::parse_command_line(app, rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc)));
 
   if (!run_dir.empty()) {
     // The run's settings (its data order, labels and split included), then whatever was given on

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -58,14 +59,23 @@ inline bool is_out_of_memory(const Error& e) {
 
 // Parses a program's command line; --help and command-line errors throw CliExit for main_guard
 // (the help text and exit 0, or the error and exit 2).
-inline void parse_command_line(CLI::App& app, int argc, char** argv) {
+template <class Parse>
+void parse_or_exit(CLI::App& app, Parse&& parse) {
   try {
-    app.parse(argc, argv);
+    parse();
   } catch (const CLI::CallForHelp&) {
     throw CliExit{0, app.help()};
   } catch (const CLI::ParseError& e) {
     throw CliExit{2, std::string(e.what()) + "\nRun with --help for the options."};
   }
+}
+inline void parse_command_line(CLI::App& app, int argc, char** argv) {
+  parse_or_exit(app, [&] { app.parse(argc, argv); });
+}
+// `args`: the arguments after the program name, in order.
+inline void parse_command_line(CLI::App& app, std::vector<std::string> args) {
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector last argument first
+  parse_or_exit(app, [&] { app.parse(args); });
 }
 
 // Runs a program body: --help and command-line errors exit as CLI11 says (0 / 2), a dybat::Error
