@@ -30,12 +30,16 @@ std::string lower_extension(const std::string& path) {
 // up to more than 256 symbols overrun its tables. This walks the segments the way stb does and
 // rejects any DHT that does not hold well-formed tables before the decoder sees the file.
 //
+// The walk also requires the end-of-image marker: stb_image decodes a file cut short (a truncated
+// download) by filling the missing entropy-coded data with zeros, where PIL raises "image file is
+// truncated".
+//
 // Segments are followed by their lengths; bytes between segments are skipped up to the next 0xFF
 // (stb scans them the same way while reading the header); after a start-of-scan header the
 // entropy-coded data runs to the next 0xFF that is not followed by 0x00 (a stuffed byte), 0xFF
 // (fill) or a restart marker 0xD0..0xD7. Every byte position stb can read a table from is
 // visited, and tables hidden in other segments' payloads (APP, COM) are not mistaken for tables.
-void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& path) {
+void check_jpeg_structure(const uint8_t* d, size_t n, const std::string& path) {
   auto bad = [&](size_t at, const char* why) {
     DYBAT_FAIL("cannot decode image ", path, ": corrupt JPEG (", why, " in the Huffman table segment at byte ", at,
                ")");
@@ -48,7 +52,7 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& path) {
     }
     size_t at = pos;
     while (pos < n && d[pos] == 0xff) ++pos;  // fill bytes
-    if (pos >= n) return;
+    if (pos >= n) break;
     const uint8_t m = d[pos++];
     if (m == 0x00 || (m >= 0xd0 && m <= 0xd7) || m == 0xd8 || m == 0x01) continue;  // no length field
     if (m == 0xd9) return;                                                             // end of image
@@ -71,6 +75,7 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& path) {
     }
     pos = end;
   }
+  DYBAT_FAIL("cannot decode image ", path, ": the JPEG file is cut short (it has no end-of-image marker)");
 }
 
 // stb_image 2.27 reads the numbers of a PNM header into an int without a bound (a long run of
@@ -126,6 +131,34 @@ void check_png_chunks(const uint8_t* d, size_t n, const std::string& path) {
   }
 }
 
+// stb_image 2.27 reads a BMP's pixels past the end of the file as zeros, so a file cut short
+// decodes without an error (and a 72-byte file can claim 50 megapixels); a pixel data offset that
+// points back into the header makes it read zeros too. This requires the offset to lie past the
+// header and the rows the header promises to follow it, each read as stb reads it: 1, 4 and 8 bits
+// per pixel through the palette, 24 as 3 bytes, 16 as 2, and 32 (or any other depth) as 4 bytes,
+// rows padded to 4 bytes, the last row's padding optional. Called after stbi_info accepted the
+// header (stb supports no compressed BMP that could be shorter).
+void check_bmp(const uint8_t* d, size_t n, const std::string& path, int w, int h) {
+  auto le = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | (at + i < n ? d[at + i] : 0);
+    return v;
+  };
+  const uint64_t offset = le(10, 4), header = le(14, 4);
+  const uint64_t bpp = le(header == 12 ? 24 : 28, 2);
+  const bool bitfields = (header == 40 || header == 56) && le(30, 4) == 3;
+  const uint64_t header_end = 14 + header + (bitfields ? 12 : 0);
+  DYBAT_CHECK(offset >= header_end, "cannot decode image ", path, ": corrupt BMP (its pixel data offset ", offset,
+              " lies inside the ", header_end, "-byte header)");
+  if (bpp < 16 && bpp != 1 && bpp != 4 && bpp != 8) return;  // stb rejects these itself
+  const uint64_t width = static_cast<uint64_t>(w);
+  const uint64_t row = bpp < 16 ? (width * bpp + 7) / 8 : width * (bpp == 24 ? 3 : bpp == 16 ? 2 : 4);
+  const uint64_t stride = (row + 3) / 4 * 4;
+  const uint64_t need = offset + stride * static_cast<uint64_t>(h - 1) + row;
+  DYBAT_CHECK(n >= need, "cannot decode image ", path, ": the BMP file is cut short (", n,
+              " bytes, its header promises ", need, ")");
+}
+
 }  // namespace
 
 void decode_image_file(const std::string& path, int crop, uint8_t* out) {
@@ -136,11 +169,12 @@ void decode_image_file(const std::string& path, int crop, uint8_t* out) {
   decode_image(bytes.data(), bytes.size(), path, crop, out);
 }
 
-void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out) {
+void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out,
+                  int64_t max_pixels) {
   DYBAT_CHECK(crop > 0, "cannot decode image ", path, ": crop must be positive, got ", crop);
   DYBAT_CHECK(size <= static_cast<size_t>(INT32_MAX), "image ", path, " is too large (", size, " bytes)");
   const int len = static_cast<int>(size);
-  if (size >= 2 && data[0] == 0xff) check_jpeg_tables(data, size, path);  // stb's test for a JPEG
+  if (size >= 2 && data[0] == 0xff) check_jpeg_structure(data, size, path);  // stb's test for a JPEG
   if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) check_pnm(data, size, path);
   static const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (size >= 8 && std::equal(kPngSignature, kPngSignature + 8, data)) check_png_chunks(data, size, path);
@@ -149,9 +183,10 @@ void decode_image(const uint8_t* data, size_t size, const std::string& path, int
   DYBAT_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp) != 0, "cannot decode image ", path, ": ",
               stbi_failure_reason(), " (expected a JPEG, PNG, BMP or PNM file)");
   DYBAT_CHECK(
-      w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide && static_cast<int64_t>(w) * h <= kMaxImagePixels,
-      "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", kMaxImagePixels, " pixels (or ",
-      kMaxImageSide, " per side)");
+      w > 0 && h > 0 && w <= kMaxImageSide && h <= kMaxImageSide && static_cast<int64_t>(w) * h <= max_pixels,
+      "image ", path, " is ", w, "x", h, " pixels, more than the limit of ", max_pixels, " pixels (or ", kMaxImageSide,
+      " per side)");
+  if (size >= 2 && data[0] == 'B' && data[1] == 'M') check_bmp(data, size, path, w, h);
   int dw = 0, dh = 0, dc = 0;
   std::unique_ptr<uint8_t, void (*)(void*)> rgb(nullptr, stbi_image_free);
   if (comp == 1 && stbi_is_16_bit_from_memory(data, len)) {

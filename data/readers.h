@@ -34,7 +34,11 @@ constexpr int kMaxImageSide = 1 << 16;
 // PIL's convert("RGB")), resizes it to crop x crop (Pillow bilinear) and writes planes to out
 // [3, crop, crop]. Throws naming the file when it cannot be read or decoded, or is too large.
 void decode_image_file(const std::string& path, int crop, uint8_t* out);
-// The same from the file's bytes in memory; `path` names it in error messages.
-void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out);
+// Files whose pixel data is shorter than their header promises (a truncated download) are
+// rejected as PIL rejects them, not decoded with the missing pixels filled in.
+// The same from the file's bytes in memory; `path` names it in error messages. `max_pixels`
+// lowers the size limit (the fuzz target keeps each input's work small with it).
+void decode_image(const uint8_t* data, size_t size, const std::string& path, int crop, uint8_t* out,
+                  int64_t max_pixels = kMaxImagePixels);
 
 }  // namespace dybat

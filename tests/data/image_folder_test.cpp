@@ -1,12 +1,14 @@
 // Image folders: torchvision's ImageFolder class and file order, PNG/BMP pixels exact, JPEG within
 // a few levels, grayscale and alpha to RGB, the resize at load, the fixed shuffled order, and the
-// errors (empty class folder, undecodable or oversized image, missing split, differing classes).
+// errors (empty class folder, undecodable, truncated or oversized image, missing split, differing
+// classes).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "data/data_files.h"
 #include "data/dataset.h"
+#include "data/readers.h"
 #include "data/transform.h"
 #include "support/test_util.h"
 
@@ -250,6 +252,53 @@ TEST(DataImageFolder, UndecodableImageIsNamed) {
   EXPECT_NE(m.find("convert it to PNG or JPEG"), std::string::npos) << m;
 }
 
+TEST(DataImageFolder, TruncatedFilesAreRejectedAsPilRejectsThem) {
+  // stb_image decodes the missing part of a BMP or JPEG that is cut short as zeros; PIL raises
+  // "image file is truncated", and so does the loader here, naming the file.
+  TempDir tmp;
+  const int w = 5, h = 5;  // 24-bit BMP rows: 15 bytes of pixels padded to 16; decoded at its size
+  auto pat = pattern_rgb(3, w, h);
+  write_bmp(tmp / "a.bmp", w, h, 3, pat);
+  write_jpeg(tmp / "a.jpg", w, h, 3, pat, 90);
+  const std::vector<uint8_t> bmp = read_bytes(tmp / "a.bmp"), jpg = read_bytes(tmp / "a.jpg");
+  std::vector<uint8_t> out(3 * w * h);
+  auto decode = [&](std::vector<uint8_t> bytes, size_t keep) {
+    bytes.resize(keep);
+    return error_of([&] { decode_image(bytes.data(), bytes.size(), "x/cut.img", w, out.data()); });
+  };
+  EXPECT_EQ(decode(bmp, bmp.size()), "");
+  EXPECT_EQ(out, planar(pat, w, h));
+  EXPECT_EQ(decode(bmp, bmp.size() - 1), "") << "the last row's padding is optional";
+  std::string m = decode(bmp, bmp.size() - 2);
+  EXPECT_NE(m.find("cannot decode image x/cut.img: the BMP file is cut short (" + std::to_string(bmp.size() - 2) +
+                   " bytes, its header promises " + std::to_string(bmp.size() - 1) + ")"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(decode(bmp, 60).find("cut short"), std::string::npos);
+  // A pixel data offset pointing into the header (stb would read zeros from there).
+  std::vector<uint8_t> inside = bmp;
+  inside[10] = 20;
+  inside[11] = inside[12] = inside[13] = 0;
+  m = decode(inside, inside.size());
+  EXPECT_NE(m.find("corrupt BMP (its pixel data offset 20 lies inside the 54-byte header)"), std::string::npos) << m;
+
+  ASSERT_GE(jpg.size(), 4u);
+  ASSERT_EQ(jpg[jpg.size() - 2], 0xff);
+  ASSERT_EQ(jpg[jpg.size() - 1], 0xd9);  // the end-of-image marker
+  EXPECT_EQ(decode(jpg, jpg.size()), "");
+  std::vector<uint8_t> trailing = jpg;
+  trailing.insert(trailing.end(), {0, 1, 2, 3});
+  EXPECT_EQ(decode(trailing, trailing.size()), "") << "bytes after the end-of-image marker are ignored";
+  for (size_t keep : {jpg.size() - 2, jpg.size() - 5, jpg.size() - 40}) {
+    m = decode(jpg, keep);
+    EXPECT_NE(m.find("cannot decode image x/cut.img: the JPEG file is cut short (it has no end-of-image marker)"),
+              std::string::npos)
+        << "kept " << keep << " of " << jpg.size() << " bytes: " << m;
+  }
+  m = decode(jpg, jpg.size() / 2);  // inside the Huffman tables: that check names the segment
+  EXPECT_NE(m.find("cannot decode image x/cut.img: corrupt JPEG (the segment cut short"), std::string::npos) << m;
+}
+
 TEST(DataImageFolder, OversizedImageIsRejectedBeforeDecoding) {
   TempDir tmp;
   // A PNG header claiming 10000 x 10000 pixels (100 megapixels) and no data: stbi_info reads the
@@ -262,6 +311,12 @@ TEST(DataImageFolder, OversizedImageIsRejectedBeforeDecoding) {
   }
   std::string m = error_of([&] { load_dataset(folder_options(tmp)); });
   EXPECT_NE(m.find("1.png is 10000x10000 pixels, more than the limit"), std::string::npos) << m;
+  // A caller may lower the limit.
+  const std::vector<uint8_t> small = read_bytes(tmp / "root/train/a/0.png");
+  std::vector<uint8_t> out(3 * 4 * 4);
+  m = error_of([&] { decode_image(small.data(), small.size(), "s.png", 4, out.data(), 15); });
+  EXPECT_NE(m.find("image s.png is 4x4 pixels, more than the limit of 15 pixels"), std::string::npos) << m;
+  EXPECT_EQ(error_of([&] { decode_image(small.data(), small.size(), "s.png", 4, out.data(), 16); }), "");
 }
 
 TEST(DataImageFolder, MissingSplitRootOrClasses) {
