@@ -19,10 +19,10 @@ fuzz_one() {
   local start end rc dict=()
   [ -f "$DYBAT_ROOT/tests/fuzz/$t.dict" ] && dict=(-dict="$DYBAT_ROOT/tests/fuzz/$t.dict")
   start=$(date +%s)
-  # One thread (the readers use OpenMP); a slow input counts as a hang after 10 s; 2 GB of memory.
+  # One thread (the readers use OpenMP); an input taking 10 s is slow or a hang; 2 GB of memory.
   OMP_NUM_THREADS=1 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$b/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+    "$b/fuzz_$t" -max_total_time="$secs" -timeout=10 -report_slow_units=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -print_final_stats=1 -artifact_prefix="$crashes/" "${dict[@]}" "$b/corpus/$t" "$b/seeds/$t" >"$log" 2>&1
   rc=$?
   end=$(date +%s)
@@ -32,8 +32,11 @@ fuzz_one() {
   corpus=$(find "$b/corpus/$t" -type f | wc -l)
   result=ok
   if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$crashes")" ]; then
-    result="CRASH (exit $rc; log $log)"
-    local f kept="$DYBAT_ROOT/tests/fuzz/regressions/$t"
+    # libFuzzer names each artifact by its kind: crash-, leak-, oom-, timeout- or slow-unit- (an
+    # input that took 10 s or more but finished before the hang watchdog fired; it counts too).
+    local f kinds="" kept="$DYBAT_ROOT/tests/fuzz/regressions/$t"
+    for f in "$crashes"/*; do [ -f "$f" ] && kinds="$kinds$(basename "$f" | sed 's/-[0-9a-f]*$//') "; done
+    result="FAILED: ${kinds:-crash }(exit $rc; log $log)"
     mkdir -p "$kept"
     for f in "$crashes"/*; do
       [ -f "$f" ] || continue
@@ -71,8 +74,9 @@ run_fuzz() {
   local sorted t
   for t in "${chosen[@]}"; do sorted+=$(grep "^$t " <<<"$summary" || true)$'\n'; done
   printf '%s' "$sorted"
-  if grep -q CRASH <<<"$summary"; then
-    echo "dybat: a fuzz target crashed; fix the bug, then ./tools/test -R FuzzTargets replays the kept input" >&2
+  if grep -q FAILED <<<"$summary"; then
+    echo "dybat: a fuzz target failed (a crash, leak, out-of-memory, hang or slow input); fix the bug, then" \
+      "./tools/test -R FuzzTargets replays the kept input" >&2
     return 1
   fi
   return 0
