@@ -26,9 +26,33 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
+// The tables a start-of-scan header `h` (after its length field) uses must be defined. Headers stb
+// rejects itself (a length that does not match the component count, an index over 3) are left to it.
+void check_scan_tables(const uint8_t* h, size_t len, bool progressive, const bool (&defined)[2][4], size_t at,
+                       const std::string& path) {
+  const size_t count = h[0];
+  if (count < 1 || count > 4 || len != 4 + 2 * count) return;
+  const uint8_t spectral_start = h[1 + 2 * count], approx_high = h[3 + 2 * count] >> 4;
+  const bool dc = !progressive || (spectral_start == 0 && approx_high == 0);
+  const bool ac = !progressive || spectral_start > 0;
+  for (size_t i = 0; i < count; ++i) {
+    const int table[2] = {h[2 + 2 * i] >> 4, h[2 + 2 * i] & 15};
+    for (int cls = 0; cls < 2; ++cls) {
+      if (!(cls == 0 ? dc : ac) || table[cls] > 3 || defined[cls][table[cls]]) continue;
+      DYBAT_FAIL("cannot decode image ", path, ": corrupt JPEG (the scan at byte ", at, " uses Huffman table ",
+                 cls == 0 ? "DC " : "AC ", table[cls], ", which no DHT segment before it defines)");
+    }
+  }
+}
+
 // stb_image 2.27 trusts the 16 code counts of a JPEG Huffman table (DHT segment): counts that add
 // up to more than 256 symbols overrun its tables. This walks the segments the way stb does and
 // rejects any DHT that does not hold well-formed tables before the decoder sees the file.
+//
+// It also checks that every scan's Huffman tables were defined by a DHT segment before it: stb
+// decodes with an undefined table's uninitialised memory (reading far outside it). Which tables a
+// scan uses is as in stb: a sequential scan its components' DC and AC tables; a progressive scan
+// (SOF2) its AC tables when it codes AC coefficients, else its DC tables on the first pass only.
 //
 // The walk also requires the end-of-image marker: stb_image decodes a file cut short (a truncated
 // download) by filling the missing entropy-coded data with zeros, where PIL raises "image file is
@@ -44,6 +68,7 @@ void check_jpeg_structure(const uint8_t* d, size_t n, const std::string& path) {
     DYBAT_FAIL("cannot decode image ", path, ": corrupt JPEG (", why, " in the Huffman table segment at byte ", at,
                ")");
   };
+  bool progressive = false, defined[2][4] = {};  // [DC = 0, AC = 1][table index]
   size_t pos = 0;  // stb also skips fill bytes before the start-of-image marker
   while (pos < n) {
     if (d[pos] != 0xff) {  // entropy-coded data, or padding between segments
@@ -70,9 +95,12 @@ void check_jpeg_structure(const uint8_t* d, size_t n, const std::string& path) {
         for (int i = 1; i <= 16; ++i) symbols += d[p + i];
         if (symbols > 256) bad(at, "more than 256 symbols");
         if (pos + len - p - 17 < symbols) bad(at, "symbols past the segment end");
+        defined[d[p] >> 4][d[p] & 15] = true;
         p += 17 + symbols;
       }
     }
+    if (m == 0xc2) progressive = true;
+    if (m == 0xda && pos + len <= n && len >= 3) check_scan_tables(d + pos + 2, len - 2, progressive, defined, at, path);
     pos = end;
   }
   DYBAT_FAIL("cannot decode image ", path, ": the JPEG file is cut short (it has no end-of-image marker)");

@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "data/readers.h"
 #include "data/transform.h"
+#include "support/paths.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -297,6 +298,51 @@ TEST(DataImageFolder, TruncatedFilesAreRejectedAsPilRejectsThem) {
   }
   m = decode(jpg, jpg.size() / 2);  // inside the Huffman tables: that check names the segment
   EXPECT_NE(m.find("cannot decode image x/cut.img: corrupt JPEG (the segment cut short"), std::string::npos) << m;
+}
+
+namespace {
+
+// The bytes of a JPEG without its `nth` (0-based) segment with marker 0xFF `marker`.
+std::vector<uint8_t> without_segment(std::vector<uint8_t> jpg, uint8_t marker, int nth) {
+  for (size_t i = 0; i + 3 < jpg.size(); ++i) {
+    if (jpg[i] != 0xff || jpg[i + 1] != marker || nth-- > 0) continue;
+    const size_t len = static_cast<size_t>(jpg[i + 2]) << 8 | jpg[i + 3];
+    jpg.erase(jpg.begin() + static_cast<std::ptrdiff_t>(i), jpg.begin() + static_cast<std::ptrdiff_t>(i + 2 + len));
+    return jpg;
+  }
+  ADD_FAILURE() << "no segment 0xff" << std::hex << int(marker);
+  return jpg;
+}
+
+}  // namespace
+
+TEST(DataImageFolder, JpegScansNeedTheirHuffmanTablesDefined) {
+  // A progressive JPEG as Pillow writes it (tests/fixtures/make_progressive_jpeg_fixture.py)
+  // defines each AC table just before the scans that use it; it decodes, close to Pillow's pixels.
+  const std::string fixture = test_data_dir() + "/fixtures/progressive_16x16";
+  const std::vector<uint8_t> prog = read_bytes(fixture + ".jpg"), pil = read_bytes(fixture + ".rgb");
+  ASSERT_EQ(pil.size(), 16u * 16 * 3);
+  std::vector<uint8_t> out(16 * 16 * 3);
+  auto decode = [&](const std::vector<uint8_t>& bytes) {
+    return error_of([&] { decode_image(bytes.data(), bytes.size(), "t.jpg", 16, out.data()); });
+  };
+  ASSERT_EQ(decode(prog), "");
+  const std::vector<uint8_t> want = planar(pil, 16, 16);
+  int worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(int(out[i]) - int(want[i])));
+  EXPECT_LE(worst, 3) << "stb and libjpeg decode a progressive JPEG within a few levels";
+  // Without the table the second scan (its first AC scan) needs, the file is rejected: stb would
+  // decode it with an uninitialised table.
+  std::string m = decode(without_segment(prog, 0xc4, 2));
+  EXPECT_NE(m.find("cannot decode image t.jpg: corrupt JPEG (the scan at byte "), std::string::npos) << m;
+  EXPECT_NE(m.find(" uses Huffman table AC "), std::string::npos) << m;
+  // A baseline file without its tables: its first scan needs DC table 0.
+  TempDir tmp;
+  write_jpeg(tmp / "b.jpg", 16, 16, 3, pil, 90);
+  std::vector<uint8_t> base = read_bytes(tmp / "b.jpg");
+  ASSERT_EQ(decode(base), "");
+  m = decode(without_segment(base, 0xc4, 0));
+  EXPECT_NE(m.find("uses Huffman table DC 0, which no DHT segment before it defines)"), std::string::npos) << m;
 }
 
 TEST(DataImageFolder, OversizedImageIsRejectedBeforeDecoding) {
