@@ -283,6 +283,15 @@ TEST(DataImageFolder, TruncatedFilesAreRejectedAsPilRejectsThem) {
   m = decode(inside, inside.size());
   EXPECT_NE(m.find("corrupt BMP (its pixel data offset 20 lies inside the 54-byte header)"), std::string::npos) << m;
 
+  // PNG: stb_image itself rejects a file cut anywhere before the end chunk's CRC (its chunks and
+  // its zlib stream are checked); with every pixel there, a missing last CRC is let pass, as PIL does.
+  write_png(tmp / "a.png", w, h, 3, pat);
+  const std::vector<uint8_t> png = read_bytes(tmp / "a.png");
+  EXPECT_EQ(decode(png, png.size()), "");
+  EXPECT_EQ(decode(png, png.size() - 4), "");
+  for (size_t keep = 9; keep < png.size() - 4; ++keep)
+    EXPECT_NE(decode(png, keep), "") << "a PNG cut to " << keep << " of " << png.size() << " bytes";
+
   ASSERT_GE(jpg.size(), 4u);
   ASSERT_EQ(jpg[jpg.size() - 2], 0xff);
   ASSERT_EQ(jpg[jpg.size() - 1], 0xd9);  // the end-of-image marker
