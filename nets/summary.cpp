@@ -18,10 +18,14 @@ NetSummary summarize_net(const std::string& name, int crop, int num_classes) {
   s.num_classes = num_classes;
   s.params = net->parameter_count();
   s.rows = trace_layers(*net, {1, 3, crop, crop});
-  int64_t macs = 0;
-  for (auto& r : s.rows) macs += r.macs;
-  s.gflops = 2.0 * static_cast<double>(macs) / 1e9;
+  s.gflops = forward_gflops(s.rows);
   return s;
+}
+
+double forward_gflops(const std::vector<LayerRow>& rows) {
+  int64_t macs = 0;
+  for (const LayerRow& r : rows) macs += r.macs;
+  return 2.0 * static_cast<double>(macs) / 1e9;
 }
 
 namespace {

@@ -23,6 +23,9 @@ struct NetSummary {
 // Builds `name` (aliases accepted) and traces a 1 x 3 x crop x crop input through it.
 NetSummary summarize_net(const std::string& name, int crop, int num_classes);
 
+// Forward GFLOPs of traced layers (trace_layers): 2 per multiply-add.
+double forward_gflops(const std::vector<LayerRow>& rows);
+
 // The per-layer table and totals, as printed by tools/summary.
 std::string summary_table(const NetSummary& s);
 // {"net", "crop", "num_classes", "params", "gflops", "layers": [{"name", "type", "output",
