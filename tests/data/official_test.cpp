@@ -27,7 +27,6 @@ void expect_pattern(const Split& s, int64_t first, int size) {
   EXPECT_EQ(bad, 0);
 }
 
-// The message of the dybat::Error thrown by `f` ("" when none is thrown).
 }  // namespace
 
 TEST(DataOfficial, Cifar10PixelsLabelsAndOrder) {

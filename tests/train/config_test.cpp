@@ -200,4 +200,3 @@ TEST(TrainCli, OverlayTakesOnlyTheGivenSettings) {
   EXPECT_EQ(c.seed, 7u);
   EXPECT_EQ(overlay_config(run, cli.config, {}).crop, 64);
 }
-
