@@ -1,4 +1,4 @@
-// CUDA graph capture and replay, and the step policy built on it (see cuda_graph.h).
+// CUDA graph capture and replay (see cuda_graph.h).
 #include "core/cuda_graph.h"
 
 #include "core/allocator.h"
@@ -105,45 +105,5 @@ void CudaGraph::capture(const std::function<void()>&) { DYBAT_FAIL("CUDA graphs 
 void CudaGraph::replay() { DYBAT_FAIL("CUDA graphs need the CUDA backend"); }
 
 #endif
-
-GraphedStep::GraphedStep(Device device, Mode mode, std::string name)
-    : device_(device), mode_(mode), name_(std::move(name)) {
-  if (mode_ == Mode::Graph) graph_ = std::make_unique<CudaGraph>(device_, name_);
-}
-
-GraphedStep::~GraphedStep() = default;
-
-void GraphedStep::run(const std::function<void()>& step) {
-  ++calls_;
-  switch (mode_) {
-    case Mode::Eager:
-      step();
-      return;
-    case Mode::Audit:
-      if (calls_ <= 2) {
-        step();
-      } else {
-        CaptureScope scope(name_);
-        step();
-      }
-      return;
-    case Mode::Graph:
-      if (calls_ == 1) {
-        step();  // lazy state appears outside the graph's pool
-      } else if (calls_ == 2) {
-        graph_->warm_up(step);
-      } else {
-        if (!graph_->captured()) {
-          try {
-            graph_->capture(step);
-          } catch (const Error& e) {
-            DYBAT_FAIL(e.message(), "; hint: --cuda-graph off runs the steps without CUDA graphs");
-          }
-        }
-        graph_->replay();
-      }
-      return;
-  }
-}
 
 }  // namespace dybat

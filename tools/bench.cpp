@@ -8,7 +8,7 @@
 // the same session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
 // On CUDA the step runs as `train` runs it: captured once in a CUDA graph and replayed (unless
 // --cuda-graph off), in float32 with TF32 convolutions (PyTorch's defaults) or bf16 mixed precision.
-#include "nets/bench.h"
+#include "tools/lib/bench.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

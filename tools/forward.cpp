@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/settings.h"
-#include "nets/forward_run.h"
+#include "tools/lib/forward_run.h"
 #include "tools/tool_common.h"
 
 static int run(int argc, char** argv) {

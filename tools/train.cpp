@@ -12,9 +12,7 @@
 #include <ctime>
 #include <iostream>
 
-#include "core/autograd.h"
 #include "core/settings.h"
-#include "kernels/loss.h"
 #include "layers/precision.h"
 #include "nets/registry.h"
 #include "tools/tool_common.h"
@@ -22,6 +20,7 @@
 #include "train/files.h"
 #include "train/preflight.h"
 #include "train/setup.h"
+#include "train/step.h"
 #include "train/trainer.h"
 
 using namespace dybat;
@@ -44,23 +43,26 @@ std::string default_out(const std::string& net, const std::string& dataset, doub
   return "logs/" + net + "-" + dataset + "-d" + d + "-" + stamp;
 }
 
-// Seconds for one training step of `batch` samples on the CPU, from forwards and backwards of a
-// few samples through a throwaway copy of the net (the run's own net and state are not touched):
-// a pass of 2 samples warms up, then passes of 4 and 8 give a per-sample cost and a fixed cost.
+// Seconds for one training step of `batch` samples on the CPU, from steps of a few samples through
+// a throwaway copy of the net (the run's own net and state are not touched), each the step the run
+// itself takes (train/step.h): a step of 2 samples warms up, then steps of 4 and 8 give a
+// per-sample cost and a fixed cost.
 double probe_step_seconds(const std::string& net, int classes, int64_t batch, int crop, DType dtype) {
   Generator g(12345);
   auto m = create_net(net, classes, g);
   m->to(dtype);
-  auto pass = [&](int64_t n) {
+  m->train();
+  const Tensor lr = Tensor::full({1}, SgdOptions{}.lr, DType::Float64);
+  auto timed_step = [&](int64_t n) {
+    TrainStep step(*m, SgdOptions{}, n, dtype, Device::cpu());
     Tensor x = Tensor::zeros({n, 3, crop, crop}, dtype);
     Tensor y = Tensor::zeros({n}, DType::Int64);
-    Tensor d = Tensor::full({n}, 1.0 / static_cast<double>(n), dtype);
     auto t0 = std::chrono::steady_clock::now();
-    cross_entropy((*m)(x), y).backward(d);
+    step.run(x, y, lr);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  pass(2);
-  double t4 = pass(4), t8 = pass(8);
+  timed_step(2);
+  double t4 = timed_step(4), t8 = timed_step(8);
   double per_sample = (t8 - t4) / 4.0;
   if (per_sample <= 0) return t8 / 8.0 * static_cast<double>(batch);  // timing noise: scale linearly
   double fixed = std::max(0.0, t4 - 4.0 * per_sample);

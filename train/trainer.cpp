@@ -6,11 +6,12 @@
 #include <limits>
 
 #include "core/autograd.h"
-#include "core/cuda_graph.h"
+#include "train/graphed_step.h"
 #include "core/settings.h"
 #include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
+#include "train/step.h"
 
 namespace dybat {
 
@@ -94,10 +95,10 @@ struct Trainer::Impl {
   SchedulePlan plan;
   int64_t eval_every;
   SelectionState sel;
-  Sgd sgd;
+  TrainStep step_fn;  // forward, loss, backward, SGD: the step every loop runs
   LrSchedule lr;
   Mode eval_mode;
-  Tensor x, y, dmean;
+  Tensor x, y;
   // The learning rate in device memory: lr_now, filled once for the constant schedule, or picked
   // from lr_table (one rate per step) by the step counter inside each step.
   Tensor lr_table, lr_now;
@@ -122,7 +123,7 @@ struct Trainer::Impl {
         plan(make_plan(c, tr, te)),
         eval_every(c.eval_every > 0 ? c.eval_every : plan.num_batches),
         sel(plan, d, eval_every),
-        sgd(n, SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov}),
+        step_fn(n, SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov}, tr.batch_size(), t, d),
         eval_mode(c.eval_bn == "running" ? Mode::Eval : Mode::EvalBatchStats) {
     lr.kind = c.lr_schedule;
     lr.base = c.lr;
@@ -132,8 +133,6 @@ struct Trainer::Impl {
     lr.gamma = c.lr_gamma;
     x = Tensor::empty(train.input_shape(), train.input_dtype(), device);
     y = Tensor::empty({train.batch_size()}, DType::Int64, device);
-    // The gradient of the batch mean with respect to each per-sample loss.
-    dmean = Tensor::full({train.batch_size()}, 1.0 / static_cast<double>(train.batch_size()), dtype, device);
     if (lr.kind == "constant") {
       lr_now = Tensor::full({1}, lr.base, DType::Float64, device);
     } else {
@@ -163,17 +162,14 @@ struct Trainer::Impl {
 
   // The device work of one step: everything it needs that changes from step to step (the step
   // counter, the batch id, the learning rate) is in device memory, so a capture of it replays as
-  // any step (core/cuda_graph.h).
+  // any step (train/graphed_step.h).
   void step_work() {
     Tensor id = sel.begin_step();
     if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
     train.gather(id, x, y);
-    Tensor logits = net(x.dtype() == dtype ? x : x.to(dtype));
-    Tensor losses = cross_entropy(logits, y);
+    Tensor losses = step_fn.forward(x, y);
     sel.record(losses.detach(), id);
-    sgd.zero_grad();
-    losses.backward(dmean);
-    sgd.step(lr_now);
+    step_fn.update(losses, lr_now);
   }
 
   void train_step() {
@@ -199,7 +195,7 @@ struct Trainer::Impl {
     st.position = at.position;
     st.score = sel.score();
     st.order = sel.order();
-    st.momentum = sgd.buffers();
+    st.momentum = step_fn.optimizer().buffers();
     st.seed = cfg.seed;
     st.elapsed_s = elapsed;
     st.backend = backend_text();
@@ -309,7 +305,7 @@ struct Trainer::Impl {
                   plan.total_steps, " steps");
       // The cuDNN algorithms the run chose, so the continuation runs the same kernels.
       import_conv2d_algorithms(conv2d_algorithms_from_text(st.cudnn_algorithms));
-      sgd.load_buffers(st.momentum);
+      step_fn.optimizer().load_buffers(st.momentum);
       sel.restore(st.score, st.order, st.step);
       step = st.step;
       elapsed_offset = st.elapsed_s;
@@ -330,7 +326,7 @@ TrainResult Trainer::run(const TrainHooks& hooks) { return impl_->run(hooks); }
 const SchedulePlan& Trainer::plan() const { return impl_->plan; }
 int64_t Trainer::step() const { return impl_->step; }
 int64_t Trainer::eval_every() const { return impl_->eval_every; }
-Sgd& Trainer::optimizer() { return impl_->sgd; }
+Sgd& Trainer::optimizer() { return impl_->step_fn.optimizer(); }
 void Trainer::set_capture_audit(bool on) {
   DYBAT_CHECK(!impl_->step_runner, "set_capture_audit: call it before the run starts");
   impl_->audit = on;

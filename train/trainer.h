@@ -14,7 +14,7 @@
 // counter, the batch id, the trace slot and the learning rate live in device memory and the
 // step's own kernels advance them; buffers (inputs, gradients, momentum, scores) keep their
 // addresses; the host keeps its own count of the steps for its bookkeeping (see
-// core/cuda_graph.h for what else a captured step must not do). The CPU runs the same code
+// train/graphed_step.h for what else a captured step must not do). The CPU runs the same code
 // without graphs; set_capture_audit makes it check the capture rules there.
 //
 // A non-finite loss ends the run at the next flush with status NonFinite; the last checkpoint

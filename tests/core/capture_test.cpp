@@ -1,6 +1,5 @@
 // Capture safety on the CPU: inside a CaptureScope host reads and new allocations throw with a
-// clear message, cached allocations are fine, scopes nest; GraphedStep runs its step plainly,
-// audited after the warm-up, or refuses graphs without a CUDA device.
+// clear message, cached allocations are fine, scopes nest; a CUDA graph needs a CUDA device.
 #include "core/capture.h"
 
 #include "core/allocator.h"
@@ -77,27 +76,4 @@ TEST(Capture, DropoutInTrainingCannotBeCaptured) {
   EXPECT_NO_THROW(dropout(x, 0.0, true, g));
 }
 
-TEST(GraphedStep, EagerAndAuditModes) {
-  Tensor t = Tensor::full({1}, 5.0);
-  int calls = 0;
-  GraphedStep eager(Device::cpu(), GraphedStep::Mode::Eager, "a step");
-  for (int i = 0; i < 4; ++i) eager.run([&] { calls += static_cast<int>(t.item() == 5.0); });
-  EXPECT_EQ(calls, 4);
-  EXPECT_EQ(eager.calls(), 4);
-
-  // Audit: the first two calls are the warm-up; from the third on a host read is an error.
-  GraphedStep audit(Device::cpu(), GraphedStep::Mode::Audit, "a step");
-  audit.run([&] { t.item(); });
-  audit.run([&] { t.item(); });
-  EXPECT_FALSE(audit.past_warm_up());
-  EXPECT_THROW(audit.run([&] { t.item(); }), Error);
-  EXPECT_TRUE(audit.past_warm_up());
-  int quiet = 0;
-  audit.run([&] { ++quiet; });
-  EXPECT_EQ(quiet, 1);
-}
-
-TEST(GraphedStep, GraphsNeedACudaDevice) {
-  EXPECT_THROW(GraphedStep(Device::cpu(), GraphedStep::Mode::Graph, "a step"), Error);
-  EXPECT_THROW(CudaGraph(Device::cpu(), "a step"), Error);
-}
+TEST(Capture, GraphsNeedACudaDevice) { EXPECT_THROW(CudaGraph(Device::cpu(), "a step"), Error); }

@@ -2,7 +2,7 @@
 // state, replays allocate nothing, and what a graph cannot hold is a clear error that leaves the
 // stream usable.
 #include "core/allocator.h"
-#include "core/cuda_graph.h"
+#include "train/graphed_step.h"
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"

@@ -1,6 +1,6 @@
 // tools/bench: the benchmark library (timing helpers, JSON, PyTorch matching) and the program end
 // to end. No timing assertions: only that the fields are there and consistent.
-#include "nets/bench.h"
+#include "tools/lib/bench.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

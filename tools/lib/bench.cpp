@@ -1,5 +1,5 @@
 // Training-step and op benchmarks (see bench.h).
-#include "nets/bench.h"
+#include "tools/lib/bench.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,18 +8,15 @@
 #include <sstream>
 
 #include "core/allocator.h"
-#include "core/autograd.h"
 #include "core/copy.h"
-#include "core/cuda_graph.h"
 #include "core/tensor.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu_threads.h"
-#include "kernels/loss.h"
-#include "kernels/reduce.h"
-#include "kernels/sgd.h"
 #include "layers/precision.h"
 #include "nets/registry.h"
 #include "nets/summary.h"
+#include "train/graphed_step.h"
+#include "train/step.h"
 
 #if defined(DYBAT_CUDA)
 #include <cuda_runtime.h>
@@ -80,25 +77,13 @@ void bench_net(const BenchRequest& r, BenchReport& rep) {
   if (r.compute != DType::Float32) set_compute_dtype(*net, r.compute);
   Tensor x = Tensor::normal({r.batch, 3, r.crop, r.crop}, 0.0, 1.0, g, r.dtype, r.device);
   Tensor y = random_labels(r.batch, r.classes, g).to(r.device);
-  std::vector<Tensor> params = net->parameters();
-  std::vector<Tensor> bufs;
-  for (auto& p : params) bufs.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
-  SgdOptions opt;  // lr 0.005, momentum 0.9: the paper's optimiser
+  // The step as train runs it (train/step.h): the paper's optimiser (lr 0.005, momentum 0.9),
+  // the rate in device memory, gradients zeroed in place so a graph can replay the step.
+  TrainStep train_step(*net, SgdOptions{}, r.batch, r.dtype, r.device);
+  Tensor lr = Tensor::full({1}, SgdOptions{}.lr, DType::Float64, r.device);
   synchronize(r.device);
   rep.setup_ms = ms_since(t0);
-
-  // The step as train runs it: gradients are zeroed in place (after the first step), so their
-  // addresses, and the SGD kernel's pointer table, stay the same and a graph can replay the step.
-  std::vector<Tensor> grads(params.size());
-  auto work = [&] {
-    Tensor loss = mean(cross_entropy(net->forward(x), y));
-    for (auto& p : params)
-      if (Tensor g = p.grad(); g.defined()) g.zero_();
-    loss.backward();
-    for (size_t i = 0; i < params.size(); ++i) grads[i] = params[i].grad();
-    sgd_update(params, grads, bufs, opt);
-    std::fill(grads.begin(), grads.end(), Tensor());
-  };
+  auto work = [&] { train_step.run(x, y, lr); };
   const GraphedStep::Mode mode = r.device.is_cuda() && r.cuda_graph ? GraphedStep::Mode::Graph
                                  : r.audit && r.device.is_cpu()     ? GraphedStep::Mode::Audit
                                                                     : GraphedStep::Mode::Eager;

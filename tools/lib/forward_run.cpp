@@ -1,5 +1,5 @@
 // Forward runs for tools/forward (see forward_run.h).
-#include "nets/forward_run.h"
+#include "tools/lib/forward_run.h"
 
 #include "core/autograd.h"
 #include "kernels/loss.h"

@@ -1,9 +1,9 @@
 // Benchmarks of the training step and of single ops: the library side of tools/bench (kept here
 // so tests can call it without a process).
 //
-// A net benchmark times the whole training step as the DyBAT paper's script runs it (and as
-// ../shared/bench/torch_cpu_step.py does for PyTorch): forward, mean cross-entropy, zero_grad,
-// backward, SGD(lr 0.005, momentum 0.9). An op benchmark times conv2d forward, backward-input
+// A net benchmark times the whole training step exactly as `train` runs it (train/step.h, the
+// paper's step, and what the PyTorch comparison scripts time): forward, cross-entropy, zero_grad,
+// backward of the batch mean, SGD(lr 0.005, momentum 0.9). An op benchmark times conv2d forward, backward-input
 // and backward-weight on the convolution shapes of ResNet-18 at the given crop.
 // Each timed call is measured on its own: steady_clock on the CPU, a pair of CUDA events on the
 // device's stream on a GPU (the host waits only once, after the last step). The reported time is
@@ -44,7 +44,7 @@ struct BenchRequest {
   // matrix products, float32 weights, BatchNorm and loss; CUDA only).
   DType compute = DType::Float32;
   // On a CUDA device: capture the step once in a CUDA graph and time its replays, as `train`
-  // runs (core/cuda_graph.h). The timed steps then come after at least 3 untimed ones (eager,
+  // runs (train/graphed_step.h). The timed steps then come after at least 3 untimed ones (eager,
   // warm-up in the graph's pool, capture).
   bool cuda_graph = true;
   // On the CPU: run the steps after the warm-up under the capture audit (core/capture.h), which

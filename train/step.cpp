@@ -1,0 +1,34 @@
+// One training step (see step.h).
+#include "train/step.h"
+
+#include "core/autograd.h"
+#include "kernels/loss.h"
+
+namespace dybat {
+
+TrainStep::TrainStep(Module& net, const SgdOptions& options, int64_t batch, DType dtype, Device device)
+    : net_(net), sgd_(net, options), batch_(batch), dtype_(dtype) {
+  DYBAT_CHECK(batch >= 1, "a training step needs at least one sample, got a batch of ", batch);
+  dmean_ = Tensor::full({batch}, 1.0 / static_cast<double>(batch), dtype, device);
+}
+
+Tensor TrainStep::forward(const Tensor& x, const Tensor& y) {
+  DYBAT_CHECK(x.dim() >= 1 && x.size(0) == batch_ && y.numel() == batch_, "training step: expected a batch of ",
+              batch_, " inputs and labels, got ", shape_str(x.shape()), " and ", shape_str(y.shape()));
+  Tensor logits = net_(x.dtype() == dtype_ ? x : x.to(dtype_));
+  return cross_entropy(logits, y);
+}
+
+void TrainStep::update(const Tensor& losses, const Tensor& lr) {
+  sgd_.zero_grad();
+  losses.backward(dmean_);
+  sgd_.step(lr);
+}
+
+Tensor TrainStep::run(const Tensor& x, const Tensor& y, const Tensor& lr) {
+  Tensor losses = forward(x, y);
+  update(losses, lr);
+  return losses.detach();
+}
+
+}  // namespace dybat

@@ -1,0 +1,48 @@
+// One training step's device work, the one definition that `train`, `tools/bench` and train's
+// time probe all run: forward, per-sample cross-entropy, backward of the batch mean, SGD update.
+//
+//   losses = cross_entropy(net(x), y)             [B], float of the net's dtype
+//   d loss_mean / d losses[i] = 1 / B             (dmean, a constant tensor made once)
+//   zero the gradients in place, backward, SGD with the rate read from device memory
+//
+// The step is split in two halves so the training loop can record the losses (DyBAT's score of
+// the batch) between them, before backward frees the graph: forward() then update(). run() is
+// both. Everything the halves read from the host is the same on every call (buffers keep their
+// addresses, the rate is a device tensor), so the work is capture-safe after its first call and
+// a CUDA graph of it replays as any step (train/graphed_step.h).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "layers/module.h"
+#include "train/optimizer.h"
+
+namespace dybat {
+
+class TrainStep {
+ public:
+  // batch: B, the samples per step; dtype: the net's parameter dtype (inputs of another dtype
+  // are cast to it).
+  TrainStep(Module& net, const SgdOptions& options, int64_t batch, DType dtype, Device device);
+
+  // x [B, ...] (inputs), y [B] int64 labels -> per-sample losses [B], still attached to the graph.
+  Tensor forward(const Tensor& x, const Tensor& y);
+  // Zeroes the gradients, backpropagates the mean of `losses` (from forward) and updates the
+  // parameters with the rate in `lr` (one float64 element on the device).
+  void update(const Tensor& losses, const Tensor& lr);
+  // forward then update; returns the per-sample losses, detached.
+  Tensor run(const Tensor& x, const Tensor& y, const Tensor& lr);
+
+  Sgd& optimizer() { return sgd_; }
+  int64_t batch_size() const { return batch_; }
+
+ private:
+  Module& net_;
+  Sgd sgd_;
+  int64_t batch_;
+  DType dtype_;
+  Tensor dmean_;  // [B], every element 1 / B
+};
+
+}  // namespace dybat
