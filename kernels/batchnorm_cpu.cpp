@@ -89,10 +89,10 @@ void add_sq_dev(LaneSum& s, const T* p, int64_t n, double mu) {
 template <Act A, bool kResidual, class T>
 void dz_plane(const T* xp, const T* dp, const T* rp, T* zp, int64_t n, T m, T is, T g, T be, LaneSum& s_dz,
               LaneSum& s_dzx) {
-  constexpr int64_t kBlock = 32 * kLanes;
-  T local[kBlock];
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
-    const int64_t len = std::min(kBlock, n - i0);
+  constexpr int64_t kChunk = 32 * kLanes;
+  T local[kChunk];
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t len = std::min(kChunk, n - i0);
     const T *x = xp + i0, *d = dp + i0, *r = kResidual ? rp + i0 : nullptr;
     T* z = zp ? zp + i0 : local;
     for (int64_t i = 0; i < len; ++i) z[i] = bn_dz(A, d[i], bn_preact(bn_xhat(x[i], m, is), g, be, kResidual ? r[i] : T(0)));

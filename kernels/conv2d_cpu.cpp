@@ -38,7 +38,7 @@ namespace {
 constexpr int64_t kTargetCols = 1024;
 
 // How a dense convolution's batch is split over threads (see the file comment).
-struct Plan {
+struct ChunkPlan {
   int64_t tasks = 1;            // threads that each own a range of images
   int64_t chunk = 1;            // images per chunk
   bool inner_parallel = false;  // one task whose loops and GEMMs use every thread
@@ -65,12 +65,12 @@ struct Plan {
   }
 };
 
-Plan make_plan(const ConvGeom& g, size_t elem) {
+ChunkPlan plan_chunks(const ConvGeom& g, size_t elem) {
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t P = g.plane_out();
   const int64_t per_image = std::max(g.rows(), g.c_out) * P * static_cast<int64_t>(elem);
   const int64_t budget_images = std::max<int64_t>(1, conv_detail::chunk_budget_bytes() / std::max<int64_t>(per_image, 1));
-  Plan pl;
+  ChunkPlan pl;
   if (threads > 1 && g.n >= threads) {
     pl.tasks = threads;
     const int64_t per_task = (g.n + threads - 1) / threads;
@@ -182,7 +182,7 @@ void linear_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw)
 template <class T>
 void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias, T* out) {
   if (linear_case(g)) return linear_forward(g, x, w_all, bias, out);
-  const Plan pl = make_plan(g, sizeof(T));
+  const ChunkPlan pl = plan_chunks(g, sizeof(T));
   Tensor w_hold;
   const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
@@ -217,7 +217,7 @@ void dense_forward(const ConvGeom& g, const T* x, const T* w_all, const T* bias,
 template <class T>
 void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* dx) {
   if (linear_case(g)) return linear_backward_input(g, dout, w_all, dx);
-  const Plan pl = make_plan(g, sizeof(T));
+  const ChunkPlan pl = plan_chunks(g, sizeof(T));
   Tensor w_hold;
   const T* w = live_weights(g, w_all, w_hold);
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
@@ -252,7 +252,7 @@ void dense_backward_input(const ConvGeom& g, const T* dout, const T* w_all, T* d
 template <class T>
 void dense_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
   if (linear_case(g)) return linear_backward_weight(g, dout, x, dw);
-  const Plan pl = make_plan(g, sizeof(T));
+  const ChunkPlan pl = plan_chunks(g, sizeof(T));
   const int64_t P = g.plane_out(), kg = g.rows_per_group(), cog = g.out_per_group();
   const int64_t col_elems = (g.pointwise() && pl.chunk == 1) ? 0 : g.rows() * pl.chunk * P;
   const int64_t d_elems = pl.chunk > 1 ? g.c_out * pl.chunk * P : 0;

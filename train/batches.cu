@@ -9,7 +9,7 @@ namespace dybat::cuda {
 namespace {
 
 template <class T>
-__global__ void gather_kernel(const T* src, int64_t src_rows, const int64_t* batch_id, int64_t rows, int64_t row_len,
+__global__ void gather_rows_kernel(const T* src, int64_t src_rows, const int64_t* batch_id, int64_t rows, int64_t row_len,
                               T* out) {
   int64_t id = *batch_id;
   if (id < 0 || (id + 1) * rows > src_rows) return;
@@ -24,7 +24,7 @@ void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out) 
   int64_t rows = out.size(0), row_len = out.numel() / rows;
   dispatch_all(out.dtype(), "gather_batch (cuda)", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
-    gather_kernel<T><<<grid_for(out.numel(), dev), kBlock, 0, stream(dev)>>>(
+    gather_rows_kernel<T><<<grid_for(out.numel(), dev), kBlock, 0, stream(dev)>>>(
         src.data<T>(), src.size(0), batch_id.data<int64_t>(), rows, row_len, out.data<T>());
     DYBAT_CUDA_LAUNCH_CHECK();
   });

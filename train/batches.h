@@ -27,14 +27,14 @@ class BatchSource {
   virtual void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const = 0;
   // Called by the training loop before each step's gather (step counts from 0): sources that
   // augment draw that step's random stream from it, so a resumed run augments identically.
-  virtual void begin_step(int64_t step) { (void)step; }
+  virtual void set_step(int64_t step) { (void)step; }
   // True when gather's result depends on that host-side step (augmentation): a CUDA graph would
   // freeze it at the captured step, so the trainer runs such a source without graphs.
   virtual bool step_dependent() const { return false; }
 };
 
 // Images of a dataset split: float32 [B, 3, crop, crop], normalised (see BatchLoader), with
-// optional augmentation whose Philox stream is (seed, step) for the step set by begin_step.
+// optional augmentation whose Philox stream is (seed, step) for the step set by set_step.
 class LoaderBatches : public BatchSource {
  public:
   LoaderBatches(const Split& split, int64_t batch_size, int crop, AugmentOptions augment = {}, uint64_t seed = 0);
@@ -45,7 +45,7 @@ class LoaderBatches : public BatchSource {
   DType input_dtype() const override { return DType::Float32; }
   Device device() const override { return device_; }
   void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
-  void begin_step(int64_t step) override { step_ = step; }
+  void set_step(int64_t step) override { step_ = step; }
   bool step_dependent() const override { return augments_; }
 
  private:

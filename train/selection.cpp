@@ -140,7 +140,7 @@ void SelectionState::check_step(int64_t step) const {
               " steps since the last flush)");
 }
 
-Tensor SelectionState::begin_step() {
+Tensor SelectionState::choose_batch() {
   begin_schedule_step(score_, plan_.k, order_, counters_, chosen_);
   return counters_.slice(2, 3);
 }
@@ -155,9 +155,9 @@ void SelectionState::step_done() {
   ++next_step_;
 }
 
-Tensor SelectionState::begin_step(int64_t step) {
+Tensor SelectionState::choose_batch(int64_t step) {
   check_step(step);
-  return begin_step();
+  return choose_batch();
 }
 
 void SelectionState::record(const Tensor& losses, const Tensor& batch_id, int64_t step) {

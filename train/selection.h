@@ -127,21 +127,21 @@ class SelectionState {
   SelectionState(const SchedulePlan& plan, Device device, int64_t trace_capacity);
 
   // A step in three parts, so that the device work can be captured once into a CUDA graph:
-  //   check_step(step)  host: throws unless `step` (from 0) is the next one and the trace has room;
-  //   begin_step()      device: selects at the start of a pass, returns the one-element tensor that
-  //                     holds the step's batch id (always the same tensor);
+  //   check_step(step)   host: throws unless `step` (from 0) is the next one and the trace has room;
+  //   choose_batch()     device: selects at the start of a pass, returns the one-element tensor
+  //                      that holds the step's batch id (always the same tensor);
   //   record(losses, id) device: the step's per-sample losses into score, trace and bad_step;
-  //   step_done()       host: counts the step (call once per step, however its work was queued).
+  //   step_done()        host: counts the step (call once per step, however its work was queued).
   // None of them reads the device.
   void check_step(int64_t step) const;
-  Tensor begin_step();
+  Tensor choose_batch();
   void record(const Tensor& losses, const Tensor& batch_id);
   void step_done();
-  // The same for a loop without graphs: begin_step(step) = check_step + begin_step, and
+  // The same for a loop without graphs: choose_batch(step) = check_step + choose_batch, and
   // record(losses, id, step) = record + step_done.
-  Tensor begin_step(int64_t step);
+  Tensor choose_batch(int64_t step);
   void record(const Tensor& losses, const Tensor& batch_id, int64_t step);
-  // The step (from 0) the device is at: between begin_step() and record(), the running step.
+  // The step (from 0) the device is at: between choose_batch() and record(), the running step.
   Tensor step_counter() const { return counters_.slice(0, 1); }
 
   struct Flush {

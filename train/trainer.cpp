@@ -120,7 +120,7 @@ struct Trainer::Impl {
         device(d),
         dtype(t),
         log(l),
-        plan(make_plan(c, tr, te)),
+        plan(plan_schedule(c, tr, te)),
         eval_every(c.eval_every > 0 ? c.eval_every : plan.num_batches),
         sel(plan, d, eval_every),
         step_fn(n, SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov}, tr.batch_size(), t, d),
@@ -152,7 +152,7 @@ struct Trainer::Impl {
     return audit ? GraphedStep::Mode::Audit : GraphedStep::Mode::Eager;
   }
 
-  static SchedulePlan make_plan(const TrainConfig& c, const BatchSource& tr, const BatchSource& te) {
+  static SchedulePlan plan_schedule(const TrainConfig& c, const BatchSource& tr, const BatchSource& te) {
     DYBAT_CHECK(tr.num_batches() >= 1, "--batch-size ", tr.batch_size(), " is larger than the training split (",
                 tr.num_samples(), " samples)");
     DYBAT_CHECK(te.num_batches() >= 1, "--batch-size ", te.batch_size(), " is larger than the test split (",
@@ -164,7 +164,7 @@ struct Trainer::Impl {
   // counter, the batch id, the learning rate) is in device memory, so a capture of it replays as
   // any step (train/graphed_step.h).
   void step_work() {
-    Tensor id = sel.begin_step();
+    Tensor id = sel.choose_batch();
     if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
     train.gather(id, x, y);
     Tensor losses = step_fn.forward(x, y);
@@ -175,7 +175,7 @@ struct Trainer::Impl {
   void train_step() {
     if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(train), "the training step");
     sel.check_step(step);
-    train.begin_step(step);  // host state of augmenting sources (which then run without graphs)
+    train.set_step(step);  // host state of augmenting sources (which then run without graphs)
     step_runner->run([this] { step_work(); });
     sel.step_done();
     ++step;

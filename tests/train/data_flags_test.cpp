@@ -57,7 +57,7 @@ Split synthetic_split() {
 
 std::vector<float> batch_at(LoaderBatches& src, int64_t step) {
   Tensor x = Tensor::empty(src.input_shape()), y = Tensor::empty({src.batch_size()}, DType::Int64);
-  src.begin_step(step);
+  src.set_step(step);
   src.gather(batch_ids(src.num_batches(), Device::cpu()).slice(1, 2), x, y);
   return x.to_vector<float>();
 }

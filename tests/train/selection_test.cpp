@@ -120,7 +120,7 @@ void check_schedule(Device d) {
     SelectionState st(plan, d, b);
     std::vector<TraceRow> trace;
     for (int64_t s = 0; s < plan.total_steps; ++s) {
-      Tensor id = st.begin_step(s);
+      Tensor id = st.choose_batch(s);
       // The test reads the id to make up losses; the training loop never does.
       int64_t host_id = static_cast<int64_t>(id.item());
       auto l = fake_losses(host_id, s, 4);
@@ -161,11 +161,11 @@ TEST(Schedule, StateStepsDoNoHostReads) {
   SelectionState st(plan, Device::cpu(), 6);
   Tensor l = Tensor::from_vector<float>({1, 2}, {2});
   uint64_t before = transfer_counters().host_reads;
-  for (int64_t s = 0; s < 6; ++s) st.record(l, st.begin_step(s), s);
+  for (int64_t s = 0; s < 6; ++s) st.record(l, st.choose_batch(s), s);
   EXPECT_EQ(transfer_counters().host_reads, before);
   st.flush();
   EXPECT_GT(transfer_counters().host_reads, before);
-  EXPECT_THROW(st.record(l, st.begin_step(7), 7), Error);  // out of order
+  EXPECT_THROW(st.record(l, st.choose_batch(7), 7), Error);  // out of order
 }
 
 TEST(Schedule, TheDeviceKeepsItsOwnStepCount) {
@@ -177,7 +177,7 @@ TEST(Schedule, TheDeviceKeepsItsOwnStepCount) {
   std::vector<int64_t> ids;
   for (int64_t s = 0; s < 9; ++s) {
     st.check_step(s);
-    Tensor id = st.begin_step();  // no step number given
+    Tensor id = st.choose_batch();  // no step number given
     EXPECT_EQ(static_cast<int64_t>(st.step_counter().item()), s);
     ids.push_back(static_cast<int64_t>(id.item()));
     st.record(Tensor::from_vector<float>({static_cast<float>(s % 4), 1.0f}, {2}), id);
@@ -201,8 +201,8 @@ TEST(Schedule, TheDeviceKeepsItsOwnStepCount) {
   r.restore(st.score(), st.order(), 7);
   EXPECT_EQ(static_cast<int64_t>(r.step_counter().item()), 7);
   EXPECT_THROW(r.check_step(6), Error);
-  EXPECT_EQ(static_cast<int64_t>(r.begin_step(7).item()), 2);  // position 1 of the pass 1, 2, 3
-  r.record(l, r.begin_step(7), 7);
+  EXPECT_EQ(static_cast<int64_t>(r.choose_batch(7).item()), 2);  // position 1 of the pass 1, 2, 3
+  r.record(l, r.choose_batch(7), 7);
   EXPECT_EQ(r.flush().rows.at(0).step, 8);
 }
 
@@ -217,9 +217,9 @@ TEST(Schedule, AdvanceCounter) {
 TEST(Schedule, TraceBufferOverflowIsAnError) {
   SelectionState st(make_schedule(6, 0.5, 4), Device::cpu(), 2);
   Tensor l = Tensor::from_vector<float>({1}, {1});
-  st.record(l, st.begin_step(0), 0);
-  st.record(l, st.begin_step(1), 1);
-  EXPECT_THROW(st.record(l, st.begin_step(2), 2), Error);
+  st.record(l, st.choose_batch(0), 0);
+  st.record(l, st.choose_batch(1), 1);
+  EXPECT_THROW(st.record(l, st.choose_batch(2), 2), Error);
 }
 
 TEST(CudaSchedule, TopKMatchesCpu) {
@@ -246,7 +246,7 @@ TEST(CudaSchedule, StepsDoNoTransfers) {
   SelectionState st(plan, d, 24);
   Tensor l = Tensor::from_vector<float>({1, 2, 3}, {3}).to(d);
   TransferCounters before = transfer_counters();
-  for (int64_t s = 0; s < plan.total_steps; ++s) st.record(l, st.begin_step(s), s);
+  for (int64_t s = 0; s < plan.total_steps; ++s) st.record(l, st.choose_batch(s), s);
   EXPECT_EQ(transfer_counters().device_to_host, before.device_to_host);
   EXPECT_EQ(transfer_counters().host_to_device, before.host_to_device);
   EXPECT_EQ(transfer_counters().syncs, before.syncs);
