@@ -68,6 +68,15 @@ void fill_into(const Tensor& dst, double value) {
 #endif
 }
 
+void advance_counter(const Tensor& counter) {
+  DYBAT_CHECK(counter.dtype() == DType::Int64 && counter.numel() == 1, "advance_counter: expected one int64, got ",
+              counter.str());
+  if (counter.device().is_cpu()) return cpu::advance_counter(counter);
+#if defined(DYBAT_CUDA)
+  cuda::advance_counter(counter);
+#endif
+}
+
 void add_into(const Tensor& dst, const Tensor& src) {
   DYBAT_CHECK(dst.shape() == src.shape(), "add_into: shapes ", shape_str(dst.shape()), " and ", shape_str(src.shape()),
               " differ");

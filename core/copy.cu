@@ -65,6 +65,8 @@ __global__ void add_kernel<double>(double* dst, const double* src, StridedIndexe
   }
 }
 
+__global__ void advance_kernel(int64_t* counter) { *counter += 1; }
+
 }  // namespace
 
 void copy_into(const Tensor& dst, const Tensor& src) {
@@ -128,6 +130,12 @@ void add_into(const Tensor& dst, const Tensor& src) {
     case DType::BFloat16: launch(static_cast<bf16*>(dst.data_ptr()), static_cast<const bf16*>(src.data_ptr())); break;
     default: DYBAT_FAIL("add_into: unsupported dtype ", dtype_name(dst.dtype()));
   }
+}
+
+void advance_counter(const Tensor& counter) {
+  const int dev = counter.device().index;
+  advance_kernel<<<1, 1, 0, stream(dev)>>>(counter.data<int64_t>());
+  DYBAT_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace dybat::cuda

@@ -16,6 +16,9 @@ void copy_into(const Tensor& dst, const Tensor& src);
 void fill_into(const Tensor& dst, double value);
 // dst += src elementwise (same shape, dtype and device; floating types).
 void add_into(const Tensor& dst, const Tensor& src);
+// counter[0] += 1 for a one-element int64 tensor, queued on its device like any kernel (the host
+// reads nothing): the cursors and counts that a captured CUDA graph advances on every replay.
+void advance_counter(const Tensor& counter);
 
 // Counters of host/device traffic, so tests can assert that a training step never reads the
 // device. `host_reads` counts every read of tensor values by the host (item, to_vector) on any
@@ -35,6 +38,7 @@ namespace cpu {
 void copy_into(const Tensor& dst, const Tensor& src);
 void fill_into(const Tensor& dst, double value);
 void add_into(const Tensor& dst, const Tensor& src);
+void advance_counter(const Tensor& counter);
 }  // namespace cpu
 
 #if defined(DYBAT_CUDA)
@@ -42,6 +46,7 @@ namespace cuda {
 void copy_into(const Tensor& dst, const Tensor& src);  // both on the same CUDA device
 void fill_into(const Tensor& dst, double value);
 void add_into(const Tensor& dst, const Tensor& src);
+void advance_counter(const Tensor& counter);
 // Contiguous bytes between host and device (counted).
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int device);
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int device);

@@ -103,4 +103,6 @@ void add_into(const Tensor& dst, const Tensor& src) {
   });
 }
 
+void advance_counter(const Tensor& counter) { counter.data<int64_t>()[0] += 1; }
+
 }  // namespace dybat::cpu

@@ -35,6 +35,7 @@
 #include "core/dispatch.h"
 #include "core/settings.h"
 #include "kernels/conv2d.h"
+#include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
 
 namespace dybat::cuda {
@@ -60,22 +61,16 @@ __global__ void add_bias_kernel(T* out, const T* bias, int64_t C, int64_t P, int
 // in double, so the result does not depend on timing.
 template <class T>
 __global__ void bias_grad_kernel(const T* dout, int64_t N, int64_t C, int64_t P, T* dbias) {
-  __shared__ double partial[kBlock];
   const int64_t c = blockIdx.x;
   double acc = 0.0;
   for (int64_t r = threadIdx.x; r < N * P; r += blockDim.x) {
     const int64_t n = r / P, q = r - n * P;
     acc += convert_scalar<double>(dout[(n * C + c) * P + q]);
   }
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
-    __syncthreads();
-  }
+  acc = block_sum(acc);
   if (threadIdx.x == 0) {
     using A = BiasAcc<T>;
-    dbias[c] = convert_scalar<T>(convert_scalar<A>(dbias[c]) + static_cast<A>(partial[0]));
+    dbias[c] = convert_scalar<T>(convert_scalar<A>(dbias[c]) + static_cast<A>(acc));
   }
 }
 

@@ -2,6 +2,7 @@
 // accumulation type (so results do not depend on timing). Kernels, then launchers.
 #include "core/dispatch.h"
 #include "core/strided.h"
+#include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
 #include "kernels/reduce.h"
 
@@ -12,7 +13,6 @@ namespace {
 template <class T, class Acc>
 __global__ void sum_kernel(const T* x, StridedIndexer<1> outer, StridedIndexer<1> inner, int64_t n_in, double scale,
                            T* out) {
-  __shared__ Acc partial[kBlock];
   int64_t base;
   outer.offsets(blockIdx.x, &base);
   Acc acc = 0;
@@ -21,13 +21,8 @@ __global__ void sum_kernel(const T* x, StridedIndexer<1> outer, StridedIndexer<1
     inner.offsets(r, &off);
     acc += static_cast<Acc>(x[base + off]);
   }
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<T>(partial[0] * static_cast<Acc>(scale));
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<T>(acc * static_cast<Acc>(scale));
 }
 
 }  // namespace

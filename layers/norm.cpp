@@ -1,15 +1,10 @@
 // BatchNorm2d layer (see norm.h).
 #include "layers/norm.h"
 
+#include "core/copy.h"
 #include "layers/activation.h"
 
 namespace dybat {
-
-#if defined(DYBAT_CUDA)
-namespace cuda {
-void increment_int64(int64_t* counter, int device);  // norm.cu
-}
-#endif
 
 BatchNorm2d::BatchNorm2d(int64_t channels, Act act, double eps, double momentum)
     : Layer(act == Act::None ? std::string("BatchNorm2d") : std::string("BatchNorm2d+") + act_module_name(act)),
@@ -39,15 +34,9 @@ Tensor BatchNorm2d::forward(const Tensor& x, const Tensor& residual) {
   Tensor out = batch_norm(x, weight, bias, running_mean, running_var, opt, residual);
   if (mode() == Mode::Train) {
     // PyTorch counts every training-mode batch; with a fixed momentum the count has no effect on
-    // the math, but it is part of the state_dict. On CUDA a one-thread kernel bumps it on the
-    // stream, so the host never waits.
-#if defined(DYBAT_CUDA)
-    if (num_batches_tracked.device().is_cuda()) {
-      cuda::increment_int64(num_batches_tracked.data<int64_t>(), num_batches_tracked.device().index);
-      return out;
-    }
-#endif
-    num_batches_tracked.data<int64_t>()[0] += 1;
+    // the math, but it is part of the state_dict. The count is advanced on the device (a
+    // one-thread kernel on CUDA), so the host never waits.
+    advance_counter(num_batches_tracked);
   }
   return out;
 }

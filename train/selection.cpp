@@ -113,12 +113,6 @@ void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor
                         trace_loss, bad_step);
 }
 
-void advance_counter(const Tensor& counter) {
-  DYBAT_CHECK(counter.dtype() == DType::Int64 && counter.numel() == 1, "advance_counter: expected one int64, got ",
-              counter.str());
-  DYBAT_DISPATCH_DEVICE(counter.device(), advance_counter, counter);
-}
-
 // ---- SelectionState ------------------------------------------------------------------------------
 
 SelectionState::SelectionState(const SchedulePlan& plan, Device device, int64_t trace_capacity) : plan_(plan) {

@@ -5,6 +5,7 @@
 // selection pass, so the same launches serve every step of a captured graph. Kernels, then
 // launchers.
 #include "core/dispatch.h"
+#include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
 #include "train/selection.h"
 
@@ -18,17 +19,11 @@ template <class T>
 __global__ void record_kernel(const T* losses, int64_t n, const int64_t* batch_id, int64_t step, float* score,
                               int64_t b, int64_t* trace_ids, float* trace_loss, int64_t slot, int64_t cap,
                               int64_t* bad_step, int64_t* counters) {
-  __shared__ double partial[kBlock];
   double acc = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc += static_cast<double>(losses[i]);
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
-    __syncthreads();
-  }
+  acc = block_sum(acc);
   if (threadIdx.x != 0) return;
-  float mean = static_cast<float>(partial[0] / static_cast<double>(n));
+  float mean = static_cast<float>(acc / static_cast<double>(n));
   if (counters) {
     step = counters[0] + 1;
     slot = counters[1];
@@ -45,7 +40,9 @@ __global__ void record_kernel(const T* losses, int64_t n, const int64_t* batch_i
   if ((!ok || !isfinite(mean)) && *bad_step == 0) *bad_step = step;
 }
 
-__global__ void rank_kernel(const float* score, int64_t b, int64_t k, uint8_t* chosen) {
+// chosen[i] = 1 when fewer than k batches rank before batch i (ranks_before), for every i this
+// thread visits: exactly the k highest-scoring ids are marked. Grid-stride over the b batches.
+__device__ void mark_top_k(const float* score, int64_t b, int64_t k, uint8_t* chosen) {
   DYBAT_CUDA_KERNEL_LOOP(i, b) {
     float si = score[i];
     int64_t rank = 0;
@@ -54,11 +51,20 @@ __global__ void rank_kernel(const float* score, int64_t b, int64_t k, uint8_t* c
   }
 }
 
-// Serial on purpose: b is small (batches per epoch) and the order must be ascending.
-__global__ void compact_kernel(const uint8_t* chosen, int64_t b, int64_t k, int64_t* order) {
+// order[0..k) = the marked ids in ascending order. One thread, serial on purpose: b is small
+// (batches per epoch) and the order must be ascending.
+__device__ void compact_marked(const uint8_t* chosen, int64_t b, int64_t k, int64_t* order) {
   int64_t p = 0;
   for (int64_t i = 0; i < b && p < k; ++i)
     if (chosen[i]) order[p++] = i;
+}
+
+__global__ void rank_kernel(const float* score, int64_t b, int64_t k, uint8_t* chosen) {
+  mark_top_k(score, b, k, chosen);
+}
+
+__global__ void compact_kernel(const uint8_t* chosen, int64_t b, int64_t k, int64_t* order) {
+  compact_marked(chosen, b, k, order);
 }
 
 // True when the step in counters[0] starts a selection pass (and its position, in *pos).
@@ -71,27 +77,15 @@ __device__ bool starts_selection(const int64_t* counters, int64_t b, int64_t k, 
 __global__ void rank_if_starting_kernel(const float* score, int64_t b, int64_t k, const int64_t* counters,
                                         uint8_t* chosen) {
   int64_t pos = 0;
-  if (!starts_selection(counters, b, k, &pos)) return;
-  DYBAT_CUDA_KERNEL_LOOP(i, b) {
-    float si = score[i];
-    int64_t rank = 0;
-    for (int64_t j = 0; j < b && rank < k; ++j) rank += ranks_before(score[j], j, si, i);
-    chosen[i] = rank < k;
-  }
+  if (starts_selection(counters, b, k, &pos)) mark_top_k(score, b, k, chosen);
 }
 
 // One thread: compacts a new selection when the step starts a pass, then picks the step's id.
 __global__ void pick_kernel(const uint8_t* chosen, int64_t b, int64_t k, int64_t* order, int64_t* counters) {
   int64_t pos = 0;
-  if (starts_selection(counters, b, k, &pos)) {
-    int64_t p = 0;
-    for (int64_t i = 0; i < b && p < k; ++i)
-      if (chosen[i]) order[p++] = i;
-  }
+  if (starts_selection(counters, b, k, &pos)) compact_marked(chosen, b, k, order);
   counters[2] = order[pos];
 }
-
-__global__ void advance_kernel(int64_t* counter) { *counter += 1; }
 
 }  // namespace
 
@@ -140,12 +134,6 @@ void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor
                                                     bad_step.data<int64_t>(), counters.data<int64_t>());
     DYBAT_CUDA_LAUNCH_CHECK();
   });
-}
-
-void advance_counter(const Tensor& counter) {
-  int dev = counter.device().index;
-  advance_kernel<<<1, 1, 0, stream(dev)>>>(counter.data<int64_t>());
-  DYBAT_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace dybat::cuda

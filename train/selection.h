@@ -81,8 +81,6 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
 // outside the trace buffer writes no trace row), then counters[0] and counters[1] advance by one.
 void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-// counter[0] += 1 on the device (one int64 element): a cursor a captured graph advances.
-void advance_counter(const Tensor& counter);
 
 namespace cpu {
 void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
@@ -92,7 +90,6 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
                          const Tensor& chosen);
 void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-void advance_counter(const Tensor& counter);
 }  // namespace cpu
 namespace cuda {
 void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
@@ -102,7 +99,6 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
                          const Tensor& chosen);
 void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-void advance_counter(const Tensor& counter);
 }  // namespace cuda
 
 // True when score a of batch i ranks before score b of batch j (higher first, NaN highest, ties

@@ -63,6 +63,4 @@ void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor
   c[1] += 1;
 }
 
-void advance_counter(const Tensor& counter) { counter.data<int64_t>()[0] += 1; }
-
 }  // namespace dybat::cpu

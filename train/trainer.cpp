@@ -6,11 +6,12 @@
 #include <limits>
 
 #include "core/autograd.h"
-#include "train/graphed_step.h"
+#include "core/copy.h"
 #include "core/settings.h"
 #include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
+#include "train/graphed_step.h"
 #include "train/step.h"
 
 namespace dybat {

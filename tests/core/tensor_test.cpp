@@ -142,3 +142,11 @@ TEST(ErrorType, CarriesFileLineAndMessage) {
     EXPECT_GT(e.line(), 0);
   }
 }
+
+TEST(Copy, AdvanceCounter) {
+  Tensor c = Tensor::zeros({1}, DType::Int64);
+  for (int i = 0; i < 3; ++i) advance_counter(c);
+  EXPECT_EQ(c.item(), 3.0);
+  EXPECT_THROW(advance_counter(Tensor::zeros({2}, DType::Int64)), Error);
+  EXPECT_THROW(advance_counter(Tensor::zeros({1})), Error);
+}

@@ -8,6 +8,7 @@
 #include "kernels/elementwise.h"
 #include "support/test_util.h"
 #include "train/batches.h"
+#include "core/copy.h"
 #include "train/selection.h"
 
 using namespace dybat;

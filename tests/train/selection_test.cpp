@@ -206,14 +206,6 @@ TEST(Schedule, TheDeviceKeepsItsOwnStepCount) {
   EXPECT_EQ(r.flush().rows.at(0).step, 8);
 }
 
-TEST(Schedule, AdvanceCounter) {
-  Tensor c = Tensor::zeros({1}, DType::Int64);
-  for (int i = 0; i < 3; ++i) advance_counter(c);
-  EXPECT_EQ(c.item(), 3.0);
-  EXPECT_THROW(advance_counter(Tensor::zeros({2}, DType::Int64)), Error);
-  EXPECT_THROW(advance_counter(Tensor::zeros({1})), Error);
-}
-
 TEST(Schedule, TraceBufferOverflowIsAnError) {
   SelectionState st(make_schedule(6, 0.5, 4), Device::cpu(), 2);
   Tensor l = Tensor::from_vector<float>({1}, {1});
