@@ -6,6 +6,7 @@
 #if defined(DYBAT_CUDA)
 #include <cuda_runtime.h>
 
+#include "core/backend.h"
 #include "core/cuda_check.h"
 #include "core/cuda_context.h"
 #endif

@@ -1,6 +1,7 @@
 // CUDA copies, fills and accumulation (see copy.h): kernels first, then launchers.
 #include <cuda_runtime.h>
 
+#include "core/backend.h"
 #include "core/copy.h"
 #include "core/cuda_check.h"
 #include "core/cuda_context.h"

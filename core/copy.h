@@ -34,23 +34,4 @@ TransferCounters& transfer_counters();
 // Waits for all queued work on `device` (a counted synchronisation; nothing on the CPU).
 void synchronize(Device device);
 
-namespace cpu {
-void copy_into(const Tensor& dst, const Tensor& src);
-void fill_into(const Tensor& dst, double value);
-void add_into(const Tensor& dst, const Tensor& src);
-void advance_counter(const Tensor& counter);
-}  // namespace cpu
-
-#if defined(DYBAT_CUDA)
-namespace cuda {
-void copy_into(const Tensor& dst, const Tensor& src);  // both on the same CUDA device
-void fill_into(const Tensor& dst, double value);
-void add_into(const Tensor& dst, const Tensor& src);
-void advance_counter(const Tensor& counter);
-// Contiguous bytes between host and device (counted).
-void copy_host_to_device(void* dst, const void* src, size_t bytes, int device);
-void copy_device_to_host(void* dst, const void* src, size_t bytes, int device);
-}  // namespace cuda
-#endif
-
 }  // namespace dybat

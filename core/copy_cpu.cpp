@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/backend.h"
 #include "core/copy.h"
 #include "core/dispatch.h"
 #include "core/strided_cpu.h"

@@ -51,7 +51,8 @@ namespace detail {
 [[noreturn]] void no_cuda(const char* op);
 }
 
-// Calls cuda::fn(args...) for a CUDA device and cpu::fn(args...) otherwise. In a build without the
+// Calls cuda::fn(args...) for a CUDA device and cpu::fn(args...) otherwise (both declared in the
+// folder's backend.h, e.g. kernels/backend.h). In a build without the
 // CUDA backend the cuda:: side is never referenced and a CUDA device raises a clear error.
 #if defined(DYBAT_CUDA)
 #define DYBAT_DISPATCH_DEVICE(device, fn, ...) \

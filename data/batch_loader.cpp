@@ -2,6 +2,7 @@
 // normalisation table on the split's device, and dispatches each gather to the CPU or CUDA kernel.
 #include "core/dispatch.h"
 #include "data/dataset.h"
+#include "data/backend.h"
 #include "data/gather.h"
 #include "data/transform.h"
 

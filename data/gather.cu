@@ -2,6 +2,7 @@
 // split is stored at another size), augments and normalises into the batch. Kernels, then launcher.
 #include <cmath>
 
+#include "data/backend.h"
 #include "data/gather.h"
 #include "kernels/cuda_launch.h"
 

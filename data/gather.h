@@ -8,14 +8,4 @@
 
 namespace dybat {
 
-namespace cpu {
-void gather(const GatherArgs& a, const Tensor& images, const Tensor& labels);
-}
-
-#if defined(DYBAT_CUDA)
-namespace cuda {
-void gather(const GatherArgs& a, const Tensor& images, const Tensor& labels);
-}
-#endif
-
 }  // namespace dybat

@@ -1,5 +1,6 @@
 // The batch gather on the CPU: host loops over the shared per-element math of gather_math.h.
 #include "core/dispatch.h"
+#include "data/backend.h"
 #include "data/gather.h"
 
 namespace dybat::cpu {

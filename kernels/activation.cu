@@ -1,6 +1,7 @@
 // CUDA activation kernels (math in activation_math.h, shared with the CPU): kernels, then launchers.
 #include "core/dispatch.h"
 #include "kernels/activation.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 
 namespace dybat::cuda {

@@ -24,13 +24,4 @@ inline Tensor hardswish(const Tensor& x) { return activation(x, Act::HardSwish);
 void activation_forward(Act act, const Tensor& x, const Tensor& out);
 void activation_backward(Act act, const Tensor& dout, const Tensor& x, const Tensor& out, const Tensor& dx);
 
-namespace cpu {
-void activation_forward(Act act, const Tensor& x, const Tensor& out);
-void activation_backward(Act act, const Tensor& dout, const Tensor& x, const Tensor& out, const Tensor& dx);
-}  // namespace cpu
-namespace cuda {
-void activation_forward(Act act, const Tensor& x, const Tensor& out);
-void activation_backward(Act act, const Tensor& dout, const Tensor& x, const Tensor& out, const Tensor& dx);
-}  // namespace cuda
-
 }  // namespace dybat

@@ -1,6 +1,7 @@
 // CPU activation loops over contiguous tensors (math in activation_math.h).
 #include "core/dispatch.h"
 #include "kernels/activation.h"
+#include "kernels/backend.h"
 
 namespace dybat::cpu {
 

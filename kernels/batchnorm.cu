@@ -8,6 +8,7 @@
 // Sums are in double. The statistics sum x - k and (x - k)^2 with the shift k = the channel's
 // first value, so the variance S2/n - (S1/n)^2 does not cancel catastrophically.
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
 #include "kernels/block_reduce.cuh"

@@ -56,25 +56,4 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
                         const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, bool batch_stats,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);
 
-namespace cpu {
-void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
-                     const Tensor& running_var, double momentum);
-void batchnorm_invstd(const Tensor& var, double eps, const Tensor& invstd);
-void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma, const Tensor& beta,
-                     const Tensor& residual, Act act, const Tensor& out);
-void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                        const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, bool batch_stats,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);
-}  // namespace cpu
-namespace cuda {
-void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
-                     const Tensor& running_var, double momentum);
-void batchnorm_invstd(const Tensor& var, double eps, const Tensor& invstd);
-void batchnorm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma, const Tensor& beta,
-                     const Tensor& residual, Act act, const Tensor& out);
-void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                        const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, bool batch_stats,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual);
-}  // namespace cuda
-
 }  // namespace dybat

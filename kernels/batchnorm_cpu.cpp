@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
 

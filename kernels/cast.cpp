@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/copy.h"
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 
 namespace dybat {
 

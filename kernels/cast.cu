@@ -1,6 +1,7 @@
 // CUDA casts to and from bfloat16: grid-stride kernels over the shared rounding code
 // (core/dtype.h), so they give the CPU's bits. Kernels, then launchers.
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cast.h"
 #include "kernels/cuda_launch.h"
 

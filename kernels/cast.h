@@ -27,13 +27,4 @@ inline Tensor to_bf16(const Tensor& x) { return cast(x, DType::BFloat16); }
 void to_bf16(const Tensor& x, const Tensor& out);    // x float32/float64 -> out bfloat16
 void from_bf16(const Tensor& x, const Tensor& out);  // x bfloat16 -> out float32/float64
 
-namespace cpu {
-void to_bf16(const Tensor& x, const Tensor& out);
-void from_bf16(const Tensor& x, const Tensor& out);
-}  // namespace cpu
-namespace cuda {
-void to_bf16(const Tensor& x, const Tensor& out);
-void from_bf16(const Tensor& x, const Tensor& out);
-}  // namespace cuda
-
 }  // namespace dybat

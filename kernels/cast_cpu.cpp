@@ -1,5 +1,6 @@
 // CPU casts to and from bfloat16: elementwise loops over the shared rounding code (core/dtype.h).
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cast.h"
 
 namespace dybat::cpu {

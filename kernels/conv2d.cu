@@ -34,8 +34,9 @@
 #include "core/copy.h"
 #include "core/dispatch.h"
 #include "core/settings.h"
-#include "kernels/conv2d.h"
+#include "kernels/backend.h"
 #include "kernels/block_reduce.cuh"
+#include "kernels/conv2d.h"
 #include "kernels/cuda_launch.h"
 
 namespace dybat::cuda {

@@ -77,17 +77,4 @@ bool find_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int& 
 void store_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int algo, int math);
 }  // namespace detail
 
-namespace cpu {
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, const Tensor& out);
-void conv2d_backward_input(const Tensor& dout, const Tensor& weight, const Conv2dParams& p, const Tensor& dx);
-void conv2d_backward_weight(const Tensor& dout, const Tensor& x, const Conv2dParams& p, const Tensor& dweight);
-void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias);
-}  // namespace cpu
-namespace cuda {
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, const Tensor& out);
-void conv2d_backward_input(const Tensor& dout, const Tensor& weight, const Conv2dParams& p, const Tensor& dx);
-void conv2d_backward_weight(const Tensor& dout, const Tensor& x, const Conv2dParams& p, const Tensor& dweight);
-void conv2d_backward_bias(const Tensor& dout, const Tensor& dbias);
-}  // namespace cuda
-
 }  // namespace dybat

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm_cpu.h"
 #include "kernels/im2col_cpu.h"

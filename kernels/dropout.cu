@@ -1,6 +1,7 @@
 // CUDA dropout (math in dropout_math.h, shared with the CPU, so masks agree bit for bit): kernel,
 // then launcher.
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/dropout.h"
 #include "kernels/dropout_math.h"

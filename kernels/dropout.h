@@ -23,11 +23,4 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g);
 // Kernel level: out = x * keep(i) * scale with keep(i) = uniform(seed, offset, i) >= p.
 void dropout_apply(const Tensor& x, double p, uint64_t seed, uint64_t offset, const Tensor& out);
 
-namespace cpu {
-void dropout_apply(const Tensor& x, double p, uint64_t seed, uint64_t offset, const Tensor& out);
-}
-namespace cuda {
-void dropout_apply(const Tensor& x, double p, uint64_t seed, uint64_t offset, const Tensor& out);
-}
-
 }  // namespace dybat

@@ -1,5 +1,6 @@
 // CPU dropout: the Philox keep decision per element (math in dropout_math.h).
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/dropout.h"
 #include "kernels/dropout_math.h"
 

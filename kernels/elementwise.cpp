@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/strided.h"
+#include "kernels/backend.h"
 #include "kernels/reduce.h"
 
 namespace dybat {

@@ -1,6 +1,7 @@
 // CUDA elementwise kernels (binary ops with broadcasting, scalar affine): kernels, then launchers.
 #include "core/dispatch.h"
 #include "core/strided.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/elementwise.h"
 #include "kernels/elementwise_math.h"

@@ -40,13 +40,4 @@ inline Tensor operator-(const Tensor& a) { return neg(a); }
 void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void affine_forward(const Tensor& a, double alpha, double beta, const Tensor& out);
 
-namespace cpu {
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
-void affine_forward(const Tensor& a, double alpha, double beta, const Tensor& out);
-}  // namespace cpu
-namespace cuda {
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
-void affine_forward(const Tensor& a, double alpha, double beta, const Tensor& out);
-}  // namespace cuda
-
 }  // namespace dybat

@@ -7,6 +7,7 @@
 
 #include "core/dispatch.h"
 #include "core/strided_cpu.h"
+#include "kernels/backend.h"
 #include "kernels/elementwise.h"
 #include "kernels/elementwise_math.h"
 

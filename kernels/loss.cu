@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/loss.h"
 #include "kernels/loss_math.h"

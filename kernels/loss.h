@@ -20,13 +20,4 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& losses);
 void cross_entropy_backward(const Tensor& dlosses, const Tensor& logits, const Tensor& labels, const Tensor& dlogits);
 
-namespace cpu {
-void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& losses);
-void cross_entropy_backward(const Tensor& dlosses, const Tensor& logits, const Tensor& labels, const Tensor& dlogits);
-}  // namespace cpu
-namespace cuda {
-void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& losses);
-void cross_entropy_backward(const Tensor& dlosses, const Tensor& logits, const Tensor& labels, const Tensor& dlogits);
-}  // namespace cuda
-
 }  // namespace dybat

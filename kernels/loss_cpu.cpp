@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/loss.h"
 #include "kernels/loss_math.h"
 

@@ -2,6 +2,7 @@
 // the column-sum kernel of a bias gradient: kernels, then launchers.
 #include "core/dispatch.h"
 #include "core/settings.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/matmul.h"
 

@@ -23,13 +23,4 @@ void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tenso
 // out[n, j] += sum_i x[i, j] for a contiguous 2-d x [rows, cols]; out [cols] (bias gradient).
 void sum_rows_accumulate(const Tensor& x, const Tensor& out);
 
-namespace cpu {
-void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c);
-void sum_rows_accumulate(const Tensor& x, const Tensor& out);
-}  // namespace cpu
-namespace cuda {
-void gemm(bool trans_a, bool trans_b, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c);
-void sum_rows_accumulate(const Tensor& x, const Tensor& out);
-}  // namespace cuda
-
 }  // namespace dybat

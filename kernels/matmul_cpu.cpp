@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/gemm_cpu.h"
 #include "kernels/matmul.h"
 

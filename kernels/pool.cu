@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/pool.h"
 #include "kernels/pool_math.h"

@@ -35,21 +35,4 @@ void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor
 void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
 void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
 
-namespace cpu {
-void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx);
-void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
-void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
-void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
-void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
-}  // namespace cpu
-namespace cuda {
-void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor& argmax);
-void max_pool2d_backward(const Tensor& dout, const Tensor& argmax, const Pool2dParams& p, const Tensor& dx);
-void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, const Tensor& out);
-void avg_pool2d_backward(const Tensor& dout, const Pool2dParams& p, const Tensor& dx);
-void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& out);
-void adaptive_avg_pool2d_backward(const Tensor& dout, const Tensor& dx);
-}  // namespace cuda
-
 }  // namespace dybat

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/pool.h"
 #include "kernels/pool_math.h"
 

@@ -3,6 +3,7 @@
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/elementwise.h"
 
 namespace dybat {

@@ -2,6 +2,7 @@
 // accumulation type (so results do not depend on timing). Kernels, then launchers.
 #include "core/dispatch.h"
 #include "core/strided.h"
+#include "kernels/backend.h"
 #include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
 #include "kernels/reduce.h"

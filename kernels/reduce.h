@@ -26,11 +26,4 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape);
 // axes; out is contiguous with x's shape where reduced axes have size 1.
 void sum_forward(const Tensor& x, const std::vector<bool>& reduce_mask, double scale, const Tensor& out);
 
-namespace cpu {
-void sum_forward(const Tensor& x, const std::vector<bool>& reduce_mask, double scale, const Tensor& out);
-}
-namespace cuda {
-void sum_forward(const Tensor& x, const std::vector<bool>& reduce_mask, double scale, const Tensor& out);
-}
-
 }  // namespace dybat

@@ -13,6 +13,7 @@
 
 #include "core/dispatch.h"
 #include "core/strided_cpu.h"
+#include "kernels/backend.h"
 #include "kernels/reduce.h"
 
 namespace dybat::cpu {

@@ -3,6 +3,7 @@
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 
 namespace dybat {
 

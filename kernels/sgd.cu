@@ -15,9 +15,11 @@
 #include <mutex>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/capture.h"
 #include "core/copy.h"
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_launch.h"
 #include "kernels/sgd.h"
 #include "kernels/sgd_math.h"

@@ -38,15 +38,4 @@ void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
                 const SgdOptions& opt, const Tensor& lr);
 
-namespace cpu {
-void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
-                const SgdOptions& opt);
-}
-namespace cuda {
-void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
-                const SgdOptions& opt);
-void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
-                const SgdOptions& opt, const Tensor& lr);
-}
-
 }  // namespace dybat

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/sgd.h"
 #include "kernels/sgd_math.h"
 

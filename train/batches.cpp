@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 
 namespace dybat {
 

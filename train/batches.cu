@@ -2,6 +2,7 @@
 // memory (an id outside the split copies nothing and leaves out as it was). Kernels, then launchers.
 #include "core/dispatch.h"
 #include "kernels/cuda_launch.h"
+#include "train/backend.h"
 #include "train/batches.h"
 
 namespace dybat::cuda {

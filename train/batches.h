@@ -82,11 +82,4 @@ Tensor batch_ids(int64_t n, Device device);
 // id = batch_id[0] read on the device. src and out contiguous, same dtype and device.
 void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
 
-namespace cpu {
-void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
-}
-namespace cuda {
-void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
-}
-
 }  // namespace dybat

@@ -1,6 +1,7 @@
 // CPU batch gather: one block copy of B rows, the batch id read from (host) memory.
 #include <cstring>
 
+#include "train/backend.h"
 #include "train/batches.h"
 
 namespace dybat::cpu {

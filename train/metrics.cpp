@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 
 namespace dybat {
 

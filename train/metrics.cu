@@ -3,6 +3,7 @@
 // device accumulator in a fixed order. Nothing is read back to the host. Kernels, then launchers.
 #include "core/dispatch.h"
 #include "kernels/cuda_launch.h"
+#include "train/backend.h"
 #include "train/metrics.h"
 #include "train/metrics_math.h"
 

@@ -31,15 +31,6 @@ struct SplitMetrics {
 void metrics_accumulate(const Tensor& logits, const Tensor& labels, const Tensor& losses, int64_t top_k,
                         const Tensor& acc);
 
-namespace cpu {
-void metrics_accumulate(const Tensor& logits, const Tensor& labels, const Tensor& losses, int64_t top_k,
-                        const Tensor& acc);
-}
-namespace cuda {
-void metrics_accumulate(const Tensor& logits, const Tensor& labels, const Tensor& losses, int64_t top_k,
-                        const Tensor& acc);
-}
-
 // Sums of per-batch values kept on the device; result() is the only host read.
 class MetricsAccumulator {
  public:

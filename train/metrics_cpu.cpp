@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 #include "train/metrics.h"
 #include "train/metrics_math.h"
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 #include "train/batches.h"
 
 namespace dybat {

@@ -7,6 +7,7 @@
 #include "core/dispatch.h"
 #include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
+#include "train/backend.h"
 #include "train/selection.h"
 
 namespace dybat::cuda {

@@ -82,25 +82,6 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
 void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
 
-namespace cpu {
-void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
-                       const Tensor& trace_ids, const Tensor& trace_loss, int64_t slot, const Tensor& bad_step);
-void select_top_k(const Tensor& score, int64_t k, const Tensor& order);
-void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
-                         const Tensor& chosen);
-void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
-                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-}  // namespace cpu
-namespace cuda {
-void record_batch_loss(const Tensor& losses, const Tensor& batch_id, int64_t step, const Tensor& score,
-                       const Tensor& trace_ids, const Tensor& trace_loss, int64_t slot, const Tensor& bad_step);
-void select_top_k(const Tensor& score, int64_t k, const Tensor& order);
-void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, const Tensor& counters,
-                         const Tensor& chosen);
-void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
-                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-}  // namespace cuda
-
 // True when score a of batch i ranks before score b of batch j (higher first, NaN highest, ties
 // to the lower id): a strict total order, shared by both backends.
 DYBAT_HD bool ranks_before(float a, int64_t i, float b, int64_t j) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 #include "train/selection.h"
 
 namespace dybat::cpu {
