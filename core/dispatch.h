@@ -52,8 +52,8 @@ namespace detail {
 }
 
 // Calls cuda::fn(args...) for a CUDA device and cpu::fn(args...) otherwise (both declared in the
-// folder's backend.h, e.g. kernels/backend.h). In a build without the
-// CUDA backend the cuda:: side is never referenced and a CUDA device raises a clear error.
+// folder's backend.h, e.g. kernels/backend.h). In a build without the CUDA backend the cuda::
+// side is never referenced and a CUDA device raises a clear error.
 #if defined(DYBAT_CUDA)
 #define DYBAT_DISPATCH_DEVICE(device, fn, ...) \
   ((device).is_cuda() ? ::dybat::cuda::fn(__VA_ARGS__) : ::dybat::cpu::fn(__VA_ARGS__))
