@@ -5,7 +5,8 @@
 //   augmentation (optional): flip x -> crop - 1 - x, then shift by the crop offsets (dy - 4, dx - 4);
 //   outside the crop-sized image the padded value 0 is used;
 //   pixel: the stored pixel when the split is stored at the crop size, else Pillow's two-pass
-//   resize computed on the fly (each vertical tap re-derives the uint8 intermediate it needs);
+//   resize computed on the fly (data/resize_math.h; each vertical tap re-derives the uint8
+//   intermediate it needs);
 //   value: the normalisation table lut[c * 256 + pixel].
 #pragma once
 
@@ -13,6 +14,7 @@
 
 #include "core/hd.h"
 #include "core/philox.h"
+#include "data/resize_math.h"
 
 namespace dybat {
 
@@ -59,36 +61,32 @@ DYBAT_HD AugDraw aug_draw(const GatherArgs& a, int64_t sample) {
   return d;
 }
 
-DYBAT_HD int32_t resize_clip(int32_t acc) {
-  acc >>= 22;  // kResizeBits
-  return acc < 0 ? 0 : acc > 255 ? 255 : acc;
-}
+// Pixel i of one row of a plane, as stored.
+struct StoredRow {
+  const uint8_t* row;
+  DYBAT_HD int32_t operator()(int i) const { return row[i]; }
+};
 
 // Horizontal pass of Pillow's resize: the uint8 intermediate at source row iy, output column ox.
 DYBAT_HD int32_t resize_row_value(const GatherArgs& a, const uint8_t* plane, int iy, int ox) {
-  const uint8_t* row = plane + static_cast<int64_t>(iy) * a.w;
-  if (a.x_k == nullptr) return row[ox];
-  int32_t acc = 1 << 21;
-  const int32_t* k = a.x_k + static_cast<int64_t>(ox) * a.x_taps;
-  const int start = a.x_start[ox];
-  for (int t = 0; t < a.x_taps; ++t) {
-    int ix = start + t;
-    acc += k[t] * row[ix < a.w ? ix : a.w - 1];
-  }
-  return resize_clip(acc);
+  const StoredRow row{plane + static_cast<int64_t>(iy) * a.w};
+  if (a.x_k == nullptr) return row(ox);
+  return resize_one(a.x_k + static_cast<int64_t>(ox) * a.x_taps, a.x_taps, a.x_start[ox], a.w, row);
 }
+
+// Row iy of the horizontal pass's intermediate at output column ox (computed on the fly).
+struct IntermediateColumn {
+  const GatherArgs& a;
+  const uint8_t* plane;
+  int ox;
+  DYBAT_HD int32_t operator()(int iy) const { return resize_row_value(a, plane, iy, ox); }
+};
 
 // The resized pixel (oy, ox) of one channel plane, both passes.
 DYBAT_HD int32_t resized_pixel(const GatherArgs& a, const uint8_t* plane, int oy, int ox) {
   if (a.y_k == nullptr) return resize_row_value(a, plane, oy, ox);
-  int32_t acc = 1 << 21;
-  const int32_t* k = a.y_k + static_cast<int64_t>(oy) * a.y_taps;
-  const int start = a.y_start[oy];
-  for (int t = 0; t < a.y_taps; ++t) {
-    int iy = start + t;
-    if (k[t] != 0) acc += k[t] * resize_row_value(a, plane, iy < a.h ? iy : a.h - 1, ox);
-  }
-  return resize_clip(acc);
+  return resize_one(a.y_k + static_cast<int64_t>(oy) * a.y_taps, a.y_taps, a.y_start[oy], a.h,
+                    IntermediateColumn{a, plane, ox});
 }
 
 // The normalised value of output element (c, y, x) of sample `sample` under augmentation d.

@@ -48,42 +48,36 @@ ResizeTable resize_table(int in, int out) {
   for (int o = 0; o < out; ++o) {
     t.start[o] = xmin[o];
     for (int j = 0; j < count[o]; ++j)
-      t.k[static_cast<size_t>(o) * t.taps + j] = static_cast<int32_t>(weights[o][j] * 4194304.0 + 0.5);
+      t.k[static_cast<size_t>(o) * t.taps + j] = static_cast<int32_t>(weights[o][j] * kResizeOne + 0.5);
   }
   return t;
 }
 
 namespace {
 
-inline uint8_t clip_shift(int32_t acc) {
-  acc >>= kResizeBits;  // arithmetic shift, as Pillow
-  return static_cast<uint8_t>(acc < 0 ? 0 : acc > 255 ? 255 : acc);
-}
+// Input pixel i of a row, or of a column with stride `stride`.
+struct Strided {
+  const uint8_t* p;
+  int64_t stride;
+  int32_t operator()(int i) const { return p[static_cast<int64_t>(i) * stride]; }
+};
 
 // One pass along rows (horizontal) of `rows` rows of width `w` into width t.out.
 void pass_horizontal(const uint8_t* src, int rows, int w, const ResizeTable& t, uint8_t* dst) {
   for (int r = 0; r < rows; ++r) {
-    const uint8_t* row = src + static_cast<int64_t>(r) * w;
-    for (int o = 0; o < t.out; ++o) {
-      int32_t acc = 1 << (kResizeBits - 1);
-      const int32_t* k = &t.k[static_cast<size_t>(o) * t.taps];
-      for (int j = 0; j < t.taps; ++j) acc += k[j] * row[std::min(t.start[o] + j, w - 1)];
-      dst[static_cast<int64_t>(r) * t.out + o] = clip_shift(acc);
-    }
+    const Strided row{src + static_cast<int64_t>(r) * w, 1};
+    for (int o = 0; o < t.out; ++o)
+      dst[static_cast<int64_t>(r) * t.out + o] =
+          static_cast<uint8_t>(resize_one(&t.k[static_cast<size_t>(o) * t.taps], t.taps, t.start[o], w, row));
   }
 }
 
 // One pass along columns (vertical) of an h x cols image into height t.out.
 void pass_vertical(const uint8_t* src, int h, int cols, const ResizeTable& t, uint8_t* dst) {
-  for (int o = 0; o < t.out; ++o) {
-    const int32_t* k = &t.k[static_cast<size_t>(o) * t.taps];
-    for (int c = 0; c < cols; ++c) {
-      int32_t acc = 1 << (kResizeBits - 1);
-      for (int j = 0; j < t.taps; ++j)
-        acc += k[j] * src[static_cast<int64_t>(std::min(t.start[o] + j, h - 1)) * cols + c];
-      dst[static_cast<int64_t>(o) * cols + c] = clip_shift(acc);
-    }
-  }
+  for (int o = 0; o < t.out; ++o)
+    for (int c = 0; c < cols; ++c)
+      dst[static_cast<int64_t>(o) * cols + c] = static_cast<uint8_t>(
+          resize_one(&t.k[static_cast<size_t>(o) * t.taps], t.taps, t.start[o], h, Strided{src + c, cols}));
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 // a level here and there. Square resizes, which every official dataset needs, are unaffected.)
 // For one axis in -> out, output o covers input [start, start + taps) with integer weights in
 // units of 2^-22 (resize_table in transform.cpp derives them); applying them is
-//   out = clamp((2^21 + sum_t k[t] * src[start + t]) >> 22, 0, 255)
-// in int32. Shrinking widens the triangle by in/out, which is Pillow's antialiasing.
+// data/resize_math.h's resize_one. Shrinking widens the triangle by in/out, which is Pillow's
+// antialiasing.
 //
 // ToTensor + Normalize: y = ((float)p / 255.0f - mean_f) / std_f in float32 with true divisions,
 // which equals torchvision bit for bit; a 256-entry table per channel holds every possible value.
@@ -19,9 +19,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace dybat {
+#include "data/resize_math.h"
 
-constexpr int kResizeBits = 22;  // Pillow's PRECISION_BITS for 8-bit images
+namespace dybat {
 
 // Coefficients for one axis. Weights of output o are k[o*taps .. o*taps + taps), for input pixels
 // start[o] + t; entries past an output's true support are 0 (their index may pass in - 1, so a
