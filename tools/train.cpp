@@ -15,6 +15,7 @@
 #include "core/settings.h"
 #include "layers/precision.h"
 #include "nets/registry.h"
+#include "tools/lib/faults.h"
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
@@ -94,7 +95,7 @@ void print_progress(const Progress& p, bool tty) {
 }
 
 int run(int argc, char** argv) {
-  install_write_fault_from_env();
+  const tools::FaultPlan faults = tools::install_faults_from_env();
   ParsedArgs args = parse_train_args(std::vector<std::string>(argv + 1, argv + argc));
   TrainConfig cfg = args.config;
   bool resuming = !cfg.resume.empty();
@@ -236,7 +237,7 @@ int run(int argc, char** argv) {
                  r.test.top5, r.test.auroc, r.img_per_s, tools::duration(r.elapsed_s).c_str());
   };
   hooks.stop_after = [](int64_t) { return g_interrupted.load(); };
-  if (int64_t kill_at = kill_step_from_env(); kill_at > 0)  // fault injection: a crash at a known step
+  if (int64_t kill_at = faults.kill_at_step; kill_at > 0)  // fault injection: a crash at a known step
     hooks.after_step = [kill_at](int64_t step) {
       if (step == kill_at) std::raise(SIGKILL);
     };

@@ -6,11 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <mutex>
 
 #include "core/error.h"
@@ -58,31 +56,6 @@ void sync_folder_of(const std::string& path) {
 void set_write_fault_hook(WriteFaultHook hook) {
   std::lock_guard<std::mutex> lock(g_hook_mutex);
   g_hook = std::move(hook);
-}
-
-void install_write_fault_from_env() {
-  const char* spec = std::getenv("DYBAT_FAULT_WRITE");
-  if (spec == nullptr || *spec == '\0') return;
-  std::string s = spec, name = s;
-  int nth = 1;
-  if (auto colon = s.rfind(':'); colon != std::string::npos) {
-    name = s.substr(0, colon);
-    nth = std::atoi(s.c_str() + colon + 1);
-  }
-  auto count = std::make_shared<int>(0);
-  set_write_fault_hook([name, nth, count](const std::string& path) {
-    if (std::filesystem::path(path).filename() != name) return;
-    if (++*count == nth) DYBAT_FAIL("cannot write '", path, "': injected fault (DYBAT_FAULT_WRITE)");
-  });
-}
-
-int64_t kill_step_from_env() {
-  const char* spec = std::getenv("DYBAT_FAULT_KILL_AT_STEP");
-  if (spec == nullptr || *spec == '\0') return 0;
-  char* end = nullptr;
-  long long n = std::strtoll(spec, &end, 10);
-  DYBAT_CHECK(*end == '\0' && n > 0, "DYBAT_FAULT_KILL_AT_STEP must be a positive step, got '", spec, "'");
-  return n;
 }
 
 std::string write_temp(const std::string& path, const void* data, size_t size) {

@@ -1,6 +1,7 @@
 // File writes a run relies on: atomic replacement (temporary file, fsync, rename, fsync of the
-// folder), appends that reach the disk, a checksum for what is read back, and fault points so
-// tests can make any write fail or the program die at a chosen step.
+// folder), appends that reach the disk, a checksum for what is read back, and a fault point so
+// tests can make any write fail. The library reads no fault settings itself: a test installs a
+// hook, and the programs install theirs from the environment (tools/lib/faults.h).
 //
 // Atomicity: a reader (or a resumed run after a crash) sees either the old file or the new one,
 // never a mix. Two files that must change together (a checkpoint's model and state) use
@@ -18,13 +19,6 @@ namespace dybat {
 // the write fail as a full disk would (the destination stays as it was). Empty = no hook.
 using WriteFaultHook = std::function<void(const std::string& path)>;
 void set_write_fault_hook(WriteFaultHook hook);
-// Reads DYBAT_FAULT_WRITE=<file name>[:<n>] (fail the n-th write, default 1st, of any file with
-// that name) and installs the matching hook; for fault-injection runs of the tools.
-void install_write_fault_from_env();
-
-// DYBAT_FAULT_KILL_AT_STEP=<n>: the step after which the train program kills itself with SIGKILL
-// (a crash at a known point for the resume tests); 0 when unset.
-int64_t kill_step_from_env();
 
 // Writes `size` bytes to `path + ".tmp"` and flushes them to the disk; returns the temporary path.
 std::string write_temp(const std::string& path, const void* data, size_t size);

@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "core/error.h"
 
@@ -58,13 +58,23 @@ void check_writable(const std::string& dir, const std::string& flag) {
   ::unlink(probe.c_str());
 }
 
+namespace {
+std::mutex g_free_space_mutex;
+FreeSpaceHook g_free_space_hook;
+}  // namespace
+
+void set_free_space_hook(FreeSpaceHook hook) {
+  std::lock_guard<std::mutex> lock(g_free_space_mutex);
+  g_free_space_hook = std::move(hook);
+}
+
 uint64_t free_bytes(const std::string& dir) {
-  if (const char* fake = std::getenv("DYBAT_FAULT_FREE_BYTES"); fake != nullptr && *fake != '\0') {
-    char* end = nullptr;
-    unsigned long long n = std::strtoull(fake, &end, 10);
-    DYBAT_CHECK(*end == '\0', "DYBAT_FAULT_FREE_BYTES must be a number of bytes, got '", fake, "'");
-    return n;
+  FreeSpaceHook hook;
+  {
+    std::lock_guard<std::mutex> lock(g_free_space_mutex);
+    hook = g_free_space_hook;
   }
+  if (hook) return hook(dir);
   const fs::path at = nearest_existing(dir);
   struct statvfs st;
   DYBAT_CHECK(::statvfs(at.c_str(), &st) == 0, "cannot read the free space of ", at.string(), ": ",

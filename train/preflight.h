@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "layers/module.h"
@@ -16,8 +17,12 @@ namespace dybat {
 void check_writable(const std::string& dir, const std::string& flag);
 
 // Bytes an unprivileged process may still write on the file system holding `dir` (or its nearest
-// existing parent). DYBAT_FAULT_FREE_BYTES=<n> replaces the answer (tests of the space check).
+// existing parent), or what the free-space hook answers when one is set.
 uint64_t free_bytes(const std::string& dir);
+// A fault point for the tests of the space check: when set, free_bytes returns hook(dir) instead
+// of asking the file system. Empty = no hook.
+using FreeSpaceHook = std::function<uint64_t(const std::string& dir)>;
+void set_free_space_hook(FreeSpaceHook hook);
 
 // Bytes of one checkpoint of `model` (model.safetensors and state.safetensors, headers included)
 // for a run with `num_batches` batches per epoch, with a momentum buffer per parameter when

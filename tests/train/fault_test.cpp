@@ -145,12 +145,12 @@ TEST(Preflight, FreeSpaceForTwoCheckpoints) {
   EXPECT_GE(estimate, actual);
   EXPECT_LE(estimate, actual + 64 * 1024);
   EXPECT_GT(free_bytes(dir), 0u);
-  ::setenv("DYBAT_FAULT_FREE_BYTES", std::to_string(2 * estimate + 999).c_str(), 1);
+  set_free_space_hook([&](const std::string&) { return 2 * estimate + 999; });
   EXPECT_EQ(free_bytes(dir + "/not/yet"), 2 * estimate + 999);
   EXPECT_NO_THROW(check_free_space(dir, estimate, 999, "--out"));
   std::string msg = error_of([&] { check_free_space(dir, estimate, 1000, "--out"); });
   EXPECT_TRUE(contains(msg, "not enough free space") && contains(msg, "--out")) << msg;
-  ::unsetenv("DYBAT_FAULT_FREE_BYTES");
+  set_free_space_hook(nullptr);
   std::filesystem::remove_all(dir);
 }
 
