@@ -161,7 +161,8 @@ std::string render_markdown(const nlohmann::json& r) {
 
   md +=
       "\n## Epochs to 95% of the baseline\n\nTarget: 95% of the baseline's mean final test top-1 (baseline: delta "
-      "1, method dybat, same net). Epochs: the first evaluation at or above the target. Saving: 1 - epochs / "
+      "1, method dybat, same net). Epochs: the first evaluation at or above the target, over the seeds that "
+      "reach it (reached). Saving: 1 - epochs / "
       "the baseline's epochs, in percent (when every seed of both reaches the target).\n\n";
   md +=
       "| net | target top-1 | method | delta | epochs to target | reached | saving (%) "
