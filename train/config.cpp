@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <utility>
 
 #include "core/error.h"
@@ -26,6 +27,13 @@ std::string key_of(std::string name) {
 
 // Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF): the text JSON can
 // hold, and config.json holds every setting.
+// "a, b, c"
+std::string join_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 bool valid_utf8(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -59,8 +67,16 @@ bool valid_utf8(const std::string& s) {
 
 }  // namespace
 
+std::vector<std::string> select_method_names() {
+  return std::vector<std::string>(std::begin(kSelectMethods), std::end(kSelectMethods));
+}
+
+bool is_select_method(const std::string& name) {
+  return std::find(std::begin(kSelectMethods), std::end(kSelectMethods), name) != std::end(kSelectMethods);
+}
+
 #define DYBAT_CONFIG_FIELDS(X)                                                                                  \
-  X(net) X(delta) X(dataset) X(data) X(labels) X(order) X(permute) X(augment) X(cache_dir) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
+  X(net) X(delta) X(select) X(dataset) X(data) X(labels) X(order) X(permute) X(augment) X(cache_dir) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
   X(conv_algo) X(cuda_graph) X(precision)
@@ -118,6 +134,9 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
       "  train --resume logs/resnet18-cifar10-d0.5-20260101-120000 --epochs 150");
   app.add_option("--net,-a", c.net, "net: resnet18, resnet50, efficientnet_b4, efficientnetv2_s, mobilenetv3_small_100");
   app.add_option("--delta", c.delta, "fraction of batches per selection pass, in (0, 1]; 1 = standard training")
+      ->capture_default_str();
+  app.add_option("--select", c.select, "selection method: " + join_names(select_method_names()))
+      ->check(CLI::IsMember(select_method_names()))
       ->capture_default_str();
   app.add_option("--dataset,-d", c.dataset, "cifar10, cifar100, stl10, folder or synthetic (default: first found)");
   app.add_option("--data", c.data, "dataset root folder")->capture_default_str();
@@ -241,6 +260,8 @@ void validate_config(const TrainConfig& c) {
                 "record; rename the file or folder");
   DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (e.g. --net resnet18)");
   DYBAT_CHECK(std::isfinite(c.delta) && c.delta > 0.0 && c.delta <= 1.0, "--delta must be in (0, 1], got ", c.delta);
+  DYBAT_CHECK(is_select_method(c.select), "--select must be one of ", join_names(select_method_names()), ", got '",
+              c.select, "'");
   DYBAT_CHECK(c.labels == "fine" || c.labels == "coarse", "--labels must be fine or coarse, got '", c.labels, "'");
   DYBAT_CHECK(c.order == "shuffled" || c.order == "file", "--order must be shuffled or file, got '", c.order, "'");
   parse_augment(c.augment);  // throws with the accepted forms

@@ -15,9 +15,16 @@ namespace dybat {
 
 inline constexpr const char* kDybatVersion = "0.1.0";
 
+// The selection methods by name (--select): what decides which batches or samples a step trains
+// on. The first is the default. train and tools/sweep both validate names against this list.
+inline constexpr const char* kSelectMethods[] = {"dybat"};
+std::vector<std::string> select_method_names();
+bool is_select_method(const std::string& name);
+
 struct TrainConfig {
   std::string net;                 // a registry name (canonicalised when the net is built)
   double delta = 1.0;              // 1 = standard training, < 1 = DyBAT
+  std::string select = "dybat";    // selection method, one of kSelectMethods
   std::string dataset;             // cifar10, cifar100, stl10, folder, synthetic; "" = first found
   std::string data = "./data";
   std::string labels = "fine";     // CIFAR-100: fine or coarse labels

@@ -1,5 +1,4 @@
 // Program runner for the tool tests (see run_util.h).
-#include "support/paths.h"
 #include "tools/run_util.h"
 
 #include <sys/wait.h>
@@ -7,8 +6,12 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/error.h"
+#include "support/paths.h"
+#include "train/files.h"
 
 namespace dybat::test {
 
@@ -27,6 +30,23 @@ RunResult run_tool(const std::string& name, const std::string& args) {
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+std::string run_results(const std::string& dir) {
+  std::string out = read_file(dir + "/trace.csv");
+  std::istringstream csv(read_file(dir + "/metrics.csv"));
+  for (std::string line; std::getline(csv, line);) {
+    for (int cut = 0; cut < 2; ++cut) line = line.substr(0, line.rfind(','));
+    out += line + "\n";
+  }
+  std::istringstream jsonl(read_file(dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(jsonl, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    j.erase("elapsed_s");
+    j.erase("img_per_s");
+    out += j.dump() + "\n";
+  }
+  return out + read_file(dir + "/model.safetensors");
 }
 
 }  // namespace dybat::test

@@ -200,3 +200,30 @@ TEST(TrainCli, OverlayTakesOnlyTheGivenSettings) {
   EXPECT_EQ(c.seed, 7u);
   EXPECT_EQ(overlay_config(run, cli.config, {}).crop, 64);
 }
+
+TEST(TrainConfig, SelectOption) {
+  // One registry of method names; dybat is the default and today's behaviour.
+  EXPECT_EQ(select_method_names().front(), "dybat");
+  EXPECT_TRUE(is_select_method("dybat"));
+  EXPECT_FALSE(is_select_method("hardest"));
+  EXPECT_FALSE(is_select_method(""));
+  TrainConfig c = parse({"--net", "resnet18"}).config;
+  EXPECT_EQ(c.select, "dybat");
+  EXPECT_EQ(config_to_json(c)["select"], "dybat");  // recorded in config.json
+  EXPECT_EQ(parse({"--net", "resnet18", "--select", "dybat"}).config.select, "dybat");
+  try {
+    parse({"--net", "resnet18", "--select", "hardest"});
+    ADD_FAILURE() << "an unknown method was accepted";
+  } catch (const CliExit& e) {
+    EXPECT_EQ(e.code, 2);
+    EXPECT_NE(e.text.find("--select"), std::string::npos) << e.text;
+    EXPECT_NE(e.text.find("hardest"), std::string::npos) << e.text;
+  }
+  c.select = "hardest";  // e.g. from a hand-edited config.json
+  std::string msg = test::error_of([&] { validate_config(c); });
+  EXPECT_NE(msg.find("--select must be one of dybat, got 'hardest'"), std::string::npos) << msg;
+  // A config.json from before the option ran DyBAT's selection.
+  EXPECT_EQ(config_from_json(nlohmann::json{{"net", "resnet18"}}).select, "dybat");
+  TrainConfig run = parse({"--net", "resnet18"}).config;
+  EXPECT_NO_THROW(merge_resume_config(run, parse({"--resume", "r", "--select", "dybat"})));
+}

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
-#include <sstream>
 
 #include "support/test_util.h"
 #include "tests/train/train_test_util.h"
@@ -232,25 +231,6 @@ std::vector<std::string> quick(const std::string& out) {
           "--out",         out};
 }
 
-// A run folder's results without the timing columns (elapsed_s, img_per_s): trace.csv,
-// metrics.csv, metrics.jsonl, and the final model's bytes.
-std::string results(const std::string& dir) {
-  std::string out = read_file(dir + "/trace.csv");
-  std::istringstream csv(read_file(dir + "/metrics.csv"));
-  for (std::string line; std::getline(csv, line);) {
-    for (int cut = 0; cut < 2; ++cut) line = line.substr(0, line.rfind(','));
-    out += line + "\n";
-  }
-  std::istringstream jsonl(read_file(dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(jsonl, line);) {
-    nlohmann::json j = nlohmann::json::parse(line);
-    j.erase("elapsed_s");
-    j.erase("img_per_s");
-    out += j.dump() + "\n";
-  }
-  return out + read_file(dir + "/model.safetensors");
-}
-
 std::string step_of(const std::string& path) {
   for (const auto& [k, v] : read_safetensors(path).metadata)
     if (k == "step") return v;
@@ -269,7 +249,7 @@ TEST(TrainFaults, KilledAndFailedRunsResumeToTheUninterruptedResult) {
   const std::string root = test::temp_dir("fault_runs");
   Exit whole = run_train(quick(root + "/whole"));
   ASSERT_EQ(whole.code, 0) << whole.output;
-  const std::string expected = results(root + "/whole");
+  const std::string expected = test::run_results(root + "/whole");
   ASSERT_EQ(parse_trace(read_file(root + "/whole/trace.csv")).size(), 12u);
 
   // SIGKILL at a step drawn by a seeded generator: the last checkpoint is the evaluation before.
@@ -301,7 +281,7 @@ TEST(TrainFaults, KilledAndFailedRunsResumeToTheUninterruptedResult) {
   Exit done = run_train({"--resume", dir});
   ASSERT_EQ(done.code, 0) << done.output;
   EXPECT_TRUE(contains(done.output, "resumed at step " + std::to_string(kept))) << done.output;
-  EXPECT_TRUE(results(dir) == expected) << "killed at step " << kill_step
+  EXPECT_TRUE(test::run_results(dir) == expected) << "killed at step " << kill_step
                                         << ": the resumed run's files differ from the uninterrupted run's";
   EXPECT_TRUE(no_temporaries(dir));
   std::filesystem::remove_all(root);
