@@ -17,6 +17,7 @@
 #include <filesystem>
 
 #include "nets/registry.h"
+#include "tools/lib/faults.h"
 #include "tools/tool_common.h"
 #include "train/files.h"
 #include "train/preflight.h"
@@ -89,19 +90,6 @@ std::string log_reason(const std::string& dir) {
   return error.empty() ? last : error;
 }
 
-// DYBAT_FAULT_SWEEP_KILL=<n>:<step>: the n-th run this process starts kills itself after `step`
-// (train's DYBAT_FAULT_KILL_AT_STEP), and then the sweep kills itself too: a crash mid-grid.
-std::pair<size_t, std::string> sweep_kill_from_env() {
-  const char* v = std::getenv("DYBAT_FAULT_SWEEP_KILL");
-  if (!v || !*v) return {0, ""};
-  unsigned long n = 0;
-  long long step = 0;
-  char tail = 0;
-  DYBAT_CHECK(std::sscanf(v, "%lu:%lld%c", &n, &step, &tail) == 2 && n > 0 && step > 0, "DYBAT_FAULT_SWEEP_KILL='", v,
-              "' is not <run>:<step>");
-  return {n, std::to_string(step)};
-}
-
 int run(int argc, char** argv) {
   CLI::App app{"Runs a grid of training runs (nets x methods x deltas x seeds) and writes the paper's table.", "sweep"};
   SweepSpec spec;
@@ -167,7 +155,9 @@ int run(int argc, char** argv) {
 
   const fs::path marks = fs::path(grid.out) / "ranks";
   if (rank.size > 1) fs::remove(marks / (std::to_string(rank.rank) + ".done"));
-  const auto [kill_run, kill_step] = sweep_kill_from_env();
+  const tools::SweepFaultPlan sweep_faults = tools::sweep_faults_from_env();
+  const size_t kill_run = sweep_faults.kill_run;
+  const std::string kill_step = std::to_string(sweep_faults.kill_at_step);
   std::vector<SweepJob> jobs;
   size_t number = 0, done = 0, failed = 0;
   for (size_t i : mine) {

@@ -1,6 +1,7 @@
 // Fault injection from the environment (see faults.h).
 #include "tools/lib/faults.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -54,6 +55,22 @@ FaultPlan install_faults_from_env() {
     set_free_space_hook([bytes](const std::string&) { return bytes; });
   }
   plan.kill_at_step = static_cast<int64_t>(positive_from_env("DYBAT_FAULT_KILL_AT_STEP", false));
+#endif
+  return plan;
+}
+
+SweepFaultPlan sweep_faults_from_env() {
+  SweepFaultPlan plan;
+#if defined(DYBAT_FAULT_HOOKS)
+  const char* v = std::getenv("DYBAT_FAULT_SWEEP_KILL");
+  if (v == nullptr || *v == '\0') return plan;
+  unsigned long run = 0;
+  long long step = 0;
+  char tail = 0;
+  DYBAT_CHECK(std::sscanf(v, "%lu:%lld%c", &run, &step, &tail) == 2 && run > 0 && step > 0,
+              "DYBAT_FAULT_SWEEP_KILL='", v, "' is not <run>:<step>");
+  plan.kill_run = run;
+  plan.kill_at_step = step;
 #endif
   return plan;
 }

@@ -8,8 +8,12 @@
 //   DYBAT_FAULT_FREE_BYTES=<n>           the free space the preflight check sees, in bytes
 //   DYBAT_FAULT_KILL_AT_STEP=<n>         train kills itself with SIGKILL right after step n
 //                                        (a crash at a known point, for the resume tests)
+//   DYBAT_FAULT_SWEEP_KILL=<run>:<step>  sweep: the run-th train it starts gets
+//                                        DYBAT_FAULT_KILL_AT_STEP=<step>, then the sweep kills
+//                                        itself too (a crash mid-grid)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,6 +28,13 @@ struct FaultPlan {
 // Reads the variables above and installs the matching hooks; returns what the program itself
 // must do (the kill step). Malformed values throw dybat::Error naming the variable.
 FaultPlan install_faults_from_env();
+
+struct SweepFaultPlan {
+  size_t kill_run = 0;  // 0: none; else the run (from 1) this sweep process starts
+  int64_t kill_at_step = 0;
+};
+// Reads DYBAT_FAULT_SWEEP_KILL (nothing in a DYBAT_FAULT_HOOKS=OFF build).
+SweepFaultPlan sweep_faults_from_env();
 
 // The hook DYBAT_FAULT_WRITE's value describes.
 WriteFaultHook write_fault_from_spec(const std::string& spec);
