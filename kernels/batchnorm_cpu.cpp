@@ -156,15 +156,16 @@ std::vector<T> per_position(const Layout& L, const T* v) {
 
 bool row_parallel(const Layout& L) { return L.n * L.c * L.hw > kParallelMin; }
 
-// The row loops' last step for the channels [c0, c1) of a block: each channel adds its hw
-// per-position sums a1, a2 (indexed from c0) in order into out1[c], out2[c].
-void channel_totals(const Layout& L, int64_t c0, int64_t c1, const double* a1, const double* a2, double* out1,
+// Per channel c in [c0, c1): out1[c], out2[c] = the sums, in order, of its `per` consecutive
+// partial sums in a1, a2 (indexed from channel c0): a row block's positions, or a channel's
+// batch slices.
+void channel_totals(int64_t per, int64_t c0, int64_t c1, const double* a1, const double* a2, double* out1,
                     double* out2) {
   for (int64_t c = c0; c < c1; ++c) {
     double t1 = 0.0, t2 = 0.0;
-    for (int64_t i = 0; i < L.hw; ++i) {
-      t1 += a1[(c - c0) * L.hw + i];
-      t2 += a2[(c - c0) * L.hw + i];
+    for (int64_t i = 0; i < per; ++i) {
+      t1 += a1[(c - c0) * per + i];
+      t2 += a2[(c - c0) * per + i];
     }
     out1[c] = t1;
     out2[c] = t2;
@@ -191,7 +192,7 @@ void row_shifted_sums(const Layout& L, const T* px, const std::vector<double>& s
         a2[j] += d * d;
       }
     }
-    channel_totals(L, c0, c1, a1, a2, s1, s2);
+    channel_totals(L.hw, c0, c1, a1, a2, s1, s2);
   }
 }
 
@@ -226,7 +227,7 @@ void row_dz_sums(const Layout& L, const T* px, const T* pd, const T* pr, T* pz, 
         a_dzx[j] += dz * static_cast<double>(bn_xhat(x[j], m[j], is[j]));
       }
     }
-    channel_totals(L, c0, c1, a_dz, a_dzx, sum_dz, sum_dzx);
+    channel_totals(L.hw, c0, c1, a_dz, a_dzx, sum_dz, sum_dzx);
   }
 }
 
@@ -259,15 +260,7 @@ void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tens
         part1[t] = a1.total();
         part2[t] = a2.total();
       });
-      for (int64_t ch = 0; ch < L.c; ++ch) {
-        double t1 = 0.0, t2 = 0.0;
-        for (int64_t k = 0; k < S; ++k) {
-          t1 += part1[ch * S + k];
-          t2 += part2[ch * S + k];
-        }
-        s1[ch] = t1;
-        s2[ch] = t2;
-      }
+      channel_totals(S, 0, L.c, part1.data(), part2.data(), s1.data(), s2.data());
     }
     for (int64_t ch = 0; ch < L.c; ++ch) {
       const double d = s1[ch] / cnt;
@@ -387,17 +380,8 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
 
     // Per channel: the totals, the parameter gradients, and the two means dx needs.
     std::vector<T> mean_dz(static_cast<size_t>(L.c)), mean_dzx(static_cast<size_t>(L.c));
-    if (L.hw > kRowPlane) {
-      for (int64_t ch = 0; ch < L.c; ++ch) {
-        double s_dz = 0.0, s_dzx = 0.0;
-        for (int64_t k = 0; k < S; ++k) {
-          s_dz += part_dz[ch * S + k];
-          s_dzx += part_dzx[ch * S + k];
-        }
-        sum_dz[ch] = s_dz;
-        sum_dzx[ch] = s_dzx;
-      }
-    }
+    if (L.hw > kRowPlane)
+      channel_totals(S, 0, L.c, part_dz.data(), part_dzx.data(), sum_dz.data(), sum_dzx.data());
     for (int64_t ch = 0; ch < L.c; ++ch) {
       if (pdg) pdg[ch] = static_cast<T>(static_cast<double>(pdg[ch]) + sum_dzx[ch]);
       if (pdb) pdb[ch] = static_cast<T>(static_cast<double>(pdb[ch]) + sum_dz[ch]);
