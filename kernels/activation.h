@@ -3,7 +3,8 @@
 // Contract
 //   x: any shape, contiguous or not (made contiguous). out: same shape, fresh.
 //   Saved for backward: the input x (and the output for sigmoid). dx = dout * act'(x), assigned.
-//   Per-element math: activation_math.h (shared with fused BN+activation and the CUDA kernels).
+//   Reference: kernels/reference/activation.cpp. Fast kernels: kernels/activation_cpu.cpp and
+//   kernels/activation.cu, with the per-element math they share in kernels/activation_math.h.
 #pragma once
 
 #include "core/tensor.h"

@@ -1,6 +1,6 @@
 // Per-element math of every activation, written once for the CPU loops and the CUDA kernels.
 //
-// Derivatives follow PyTorch exactly, including at the kinks (see NETS.md section 1):
+// Derivatives follow PyTorch exactly, including at the kinks (see docs/nets.md section 1):
 //   relu'(0) = 0;  relu6'(0) = relu6'(6) = 0;  hardsigmoid'(+-3) = 0 (open interval);
 //   hardswish'(-3) = -0.5 and hardswish'(3) = 1.5 (closed interval, x/3 + 0.5);
 //   sigmoid' computed from the output, s(1-s); silu' = s(1 + x(1-s)).

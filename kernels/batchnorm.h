@@ -21,6 +21,9 @@
 //   channel per task; CUDA: per-channel partial sums over fixed slices, combined in order), so
 //   results are bit-identical run to run. Per-element math: batchnorm_math.h.
 //   Errors: batch statistics over n = 1 value per channel (as PyTorch in training), shapes.
+//   Reference: kernels/reference/batchnorm.cpp (composed with reference/activation.cpp for the
+//   fused activation). Fast kernels: kernels/batchnorm_cpu.cpp and kernels/batchnorm.cu. Walked
+//   through from formula to tests in docs/tutorial-batchnorm.md.
 #pragma once
 
 #include "core/tensor.h"

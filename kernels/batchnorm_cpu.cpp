@@ -1,5 +1,6 @@
 // CPU fused batch norm: per-channel statistics and gradient sums in double, and the elementwise
-// apply and dx over (n, c) planes.
+// apply and dx over (n, c) planes. The statistics are computed as batchnorm.cu computes them (one
+// pass of shifted sums); the reference is kernels/reference/batchnorm.cpp.
 //
 // Speed. The activation is a template parameter (no switch per element) and the residual's
 // presence is hoisted out of the loops, so the inner loops vectorise; double sums run in eight
@@ -61,25 +62,23 @@ struct LaneSum {
   double total() const { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
 };
 
+// The statistics' sums over one plane: s1 += d and s2 += d^2 with d = x - shift (shift: the
+// channel's first value, as in batchnorm.cu). Two loops over the plane while it is in cache:
+// each vectorises on its own, where one loop feeding both sums does not.
 template <class T>
-void add_sum(LaneSum& s, const T* p, int64_t n) {
+void add_shifted(LaneSum& s1, LaneSum& s2, const T* p, int64_t n, double shift) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) s.a[l] += static_cast<double>(p[i + l]);
-  for (int l = 0; i < n; ++i, ++l) s.a[l] += static_cast<double>(p[i]);
-}
-
-template <class T>
-void add_sq_dev(LaneSum& s, const T* p, int64_t n, double mu) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s1.a[l] += static_cast<double>(p[i + l]) - shift;
+  for (int l = 0; i < n; ++i, ++l) s1.a[l] += static_cast<double>(p[i]) - shift;
+  for (i = 0; i + kLanes <= n; i += kLanes)
     for (int l = 0; l < kLanes; ++l) {
-      const double d = static_cast<double>(p[i + l]) - mu;
-      s.a[l] += d * d;
+      const double d = static_cast<double>(p[i + l]) - shift;
+      s2.a[l] += d * d;
     }
   for (int l = 0; i < n; ++i, ++l) {
-    const double d = static_cast<double>(p[i]) - mu;
-    s.a[l] += d * d;
+    const double d = static_cast<double>(p[i]) - shift;
+    s2.a[l] += d * d;
   }
 }
 
@@ -158,26 +157,43 @@ std::vector<T> per_position(const Layout& L, const T* v) {
 
 bool row_parallel(const Layout& L) { return L.n * L.c * L.hw > kParallelMin; }
 
-// Per channel: the sum over images and positions of f(x), f applied per position j of the row.
-template <class T, class F>
-void row_channel_sums(const Layout& L, const T* px, F&& f, double* out) {
+// Per channel c in [c0, c1): out1[c], out2[c] = the sums, in order, of its `per` consecutive
+// partial sums in a1, a2 (indexed from channel c0): a row block's positions, or a channel's
+// batch slices.
+void channel_totals(int64_t per, int64_t c0, int64_t c1, const double* a1, const double* a2, double* out1,
+                    double* out2) {
+  for (int64_t c = c0; c < c1; ++c) {
+    double t1 = 0.0, t2 = 0.0;
+    for (int64_t i = 0; i < per; ++i) {
+      t1 += a1[(c - c0) * per + i];
+      t2 += a2[(c - c0) * per + i];
+    }
+    out1[c] = t1;
+    out2[c] = t2;
+  }
+}
+
+// Per channel: the sums over images and positions of d and d^2, d = x - shift_j[j] for position
+// j of the row (the channel's shift copied per position).
+template <class T>
+void row_shifted_sums(const Layout& L, const T* px, const std::vector<double>& shift_j, double* s1, double* s2) {
   const RowBlocks B(L);
   const int64_t W = L.c * L.hw;
 #pragma omp parallel for schedule(static) if (row_parallel(L) && B.count > 1)
   for (int64_t blk = 0; blk < B.count; ++blk) {
     const int64_t c0 = blk * B.per_block, c1 = std::min(L.c, c0 + B.per_block);
     const int64_t j0 = c0 * L.hw, len = (c1 - c0) * L.hw;
-    double acc[kRowBlock];
-    for (int64_t j = 0; j < len; ++j) acc[j] = 0.0;
+    double a1[kRowBlock], a2[kRowBlock];
+    for (int64_t j = 0; j < len; ++j) a1[j] = a2[j] = 0.0;
     for (int64_t b = 0; b < L.n; ++b) {
       const T* row = px + b * W + j0;
-      for (int64_t j = 0; j < len; ++j) acc[j] += f(row[j], j0 + j);
+      for (int64_t j = 0; j < len; ++j) {
+        const double d = static_cast<double>(row[j]) - shift_j[j0 + j];
+        a1[j] += d;
+        a2[j] += d * d;
+      }
     }
-    for (int64_t c = c0; c < c1; ++c) {
-      double s = 0.0;
-      for (int64_t i = 0; i < L.hw; ++i) s += acc[(c - c0) * L.hw + i];
-      out[c] = s;
-    }
+    channel_totals(L.hw, c0, c1, a1, a2, s1, s2);
   }
 }
 
@@ -212,15 +228,7 @@ void row_dz_sums(const Layout& L, const T* px, const T* pd, const T* pr, T* pz, 
         a_dzx[j] += dz * static_cast<double>(bn_xhat(x[j], m[j], is[j]));
       }
     }
-    for (int64_t c = c0; c < c1; ++c) {
-      double s1 = 0.0, s2 = 0.0;
-      for (int64_t i = 0; i < L.hw; ++i) {
-        s1 += a_dz[(c - c0) * L.hw + i];
-        s2 += a_dzx[(c - c0) * L.hw + i];
-      }
-      sum_dz[c] = s1;
-      sum_dzx[c] = s2;
-    }
+    channel_totals(L.hw, c0, c1, a_dz, a_dzx, sum_dz, sum_dzx);
   }
 }
 
@@ -231,7 +239,7 @@ void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tens
   Layout L(x);
   const double cnt = static_cast<double>(L.count());
   const int64_t S = batch_slices(L);
-  std::vector<double> part(static_cast<size_t>(L.c * S)), mu(static_cast<size_t>(L.c));
+  std::vector<double> part1(static_cast<size_t>(L.c * S)), part2(static_cast<size_t>(L.c * S));
   dispatch_float(x.dtype(), "batchnorm_stats", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
     const T* px = x.data<T>();
@@ -239,48 +247,32 @@ void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tens
     T* pi = invstd.data<T>();
     T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
-    // Two passes (mean, then squared deviations from it) avoid the cancellation of E[x^2] - E[x]^2.
-    std::vector<double> sq(static_cast<size_t>(L.c));
+    // One pass, as batchnorm.cu: per channel s1 = sum (x - k) and s2 = sum (x - k)^2 with the
+    // shift k = the channel's first value, then var = s2/n - (s1/n)^2. The shift keeps that
+    // difference from cancelling catastrophically when the mean is large against the spread.
+    std::vector<double> shift(static_cast<size_t>(L.c)), s1(static_cast<size_t>(L.c)), s2(static_cast<size_t>(L.c));
+    for (int64_t ch = 0; ch < L.c; ++ch) shift[ch] = static_cast<double>(px[L.plane(0, ch)]);
     if (L.hw <= kRowPlane) {
-      row_channel_sums(L, px, [](T v, int64_t) { return static_cast<double>(v); }, mu.data());
-      for (int64_t ch = 0; ch < L.c; ++ch) mu[ch] /= cnt;
-      const std::vector<double> mu_j = per_position(L, mu.data());
-      row_channel_sums(
-          L, px,
-          [&](T v, int64_t j) {
-            const double d = static_cast<double>(v) - mu_j[j];
-            return d * d;
-          },
-          sq.data());
+      row_shifted_sums(L, px, per_position(L, shift.data()), s1.data(), s2.data());
     } else {
       for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
-        LaneSum s;
-        for (int64_t b = b0; b < b1; ++b) add_sum(s, px + L.plane(b, ch), L.hw);
-        part[t] = s.total();
+        LaneSum a1, a2;
+        for (int64_t b = b0; b < b1; ++b) add_shifted(a1, a2, px + L.plane(b, ch), L.hw, shift[ch]);
+        part1[t] = a1.total();
+        part2[t] = a2.total();
       });
-      for (int64_t ch = 0; ch < L.c; ++ch) {
-        double s = 0.0;
-        for (int64_t k = 0; k < S; ++k) s += part[ch * S + k];
-        mu[ch] = s / cnt;
-      }
-      for_channel_slices(L, S, [&](int64_t ch, int64_t b0, int64_t b1, int64_t t) {
-        LaneSum s;
-        for (int64_t b = b0; b < b1; ++b) add_sq_dev(s, px + L.plane(b, ch), L.hw, mu[ch]);
-        part[t] = s.total();
-      });
-      for (int64_t ch = 0; ch < L.c; ++ch) {
-        double ss = 0.0;
-        for (int64_t k = 0; k < S; ++k) ss += part[ch * S + k];
-        sq[ch] = ss;
-      }
+      channel_totals(S, 0, L.c, part1.data(), part2.data(), s1.data(), s2.data());
     }
     for (int64_t ch = 0; ch < L.c; ++ch) {
-      const double ss = sq[ch];
-      pm[ch] = static_cast<T>(mu[ch]);
-      pi[ch] = static_cast<T>(bn_invstd(ss / cnt, eps));
+      const double d = s1[ch] / cnt;
+      double var = s2[ch] / cnt - d * d;
+      var = var > 0 ? var : 0;
+      const double mu = shift[ch] + d;
+      pm[ch] = static_cast<T>(mu);
+      pi[ch] = static_cast<T>(bn_invstd(var, eps));
       if (prm) {
-        prm[ch] = static_cast<T>(bn_running_update(static_cast<double>(prm[ch]), mu[ch], momentum));
-        prv[ch] = static_cast<T>(bn_running_update(static_cast<double>(prv[ch]), ss / (cnt - 1.0), momentum));
+        prm[ch] = static_cast<T>(bn_running_update(static_cast<double>(prm[ch]), mu, momentum));
+        prv[ch] = static_cast<T>(bn_running_update(static_cast<double>(prv[ch]), var * cnt / (cnt - 1.0), momentum));
       }
     }
   });
@@ -389,17 +381,8 @@ void batchnorm_backward(const Tensor& dout, const Tensor& x, const Tensor& mean,
 
     // Per channel: the totals, the parameter gradients, and the two means dx needs.
     std::vector<T> mean_dz(static_cast<size_t>(L.c)), mean_dzx(static_cast<size_t>(L.c));
-    if (L.hw > kRowPlane) {
-      for (int64_t ch = 0; ch < L.c; ++ch) {
-        double s_dz = 0.0, s_dzx = 0.0;
-        for (int64_t k = 0; k < S; ++k) {
-          s_dz += part_dz[ch * S + k];
-          s_dzx += part_dzx[ch * S + k];
-        }
-        sum_dz[ch] = s_dz;
-        sum_dzx[ch] = s_dzx;
-      }
-    }
+    if (L.hw > kRowPlane)
+      channel_totals(S, 0, L.c, part_dz.data(), part_dzx.data(), sum_dz.data(), sum_dzx.data());
     for (int64_t ch = 0; ch < L.c; ++ch) {
       if (pdg) pdg[ch] = static_cast<T>(static_cast<double>(pdg[ch]) + sum_dzx[ch]);
       if (pdb) pdb[ch] = static_cast<T>(static_cast<double>(pdb[ch]) + sum_dz[ch]);

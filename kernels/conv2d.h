@@ -17,6 +17,8 @@
 //   backend_settings().workspace_limit_bytes; TF32 only when backend_settings().tf32_conv.
 //   The choices are recorded (conv2d_algorithms) so a checkpoint can keep them and a resumed run
 //   can import them and run the very same kernels.
+//   Reference: kernels/reference/conv2d.cpp. Fast kernels: kernels/conv2d_cpu.cpp (with
+//   im2col_cpu.h and gemm_cpu.h) and kernels/conv2d.cu.
 #pragma once
 
 #include <string>

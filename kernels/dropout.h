@@ -8,6 +8,8 @@
 //   (seed, offset); the mask is regenerated. dx = dout * mask / (1-p), assigned.
 //   The uniform draw is philox_uniform (53 bits), element i of the flattened tensor.
 //   Per-element math: dropout_math.h.
+//   Reference: kernels/reference/dropout.cpp. Fast kernels: kernels/dropout_cpu.cpp and
+//   kernels/dropout.cu.
 #pragma once
 
 #include <cstdint>

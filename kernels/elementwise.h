@@ -7,6 +7,8 @@
 //   Saved for backward: mul saves a and b; div saves b and the output; add/sub save nothing.
 //   Backward: da = reduce(dout * d(op)/da) summed over the axes a was broadcast along (assigned).
 // Float32 and float64 on the CPU; float32 (and bf16) on CUDA.
+// Reference: kernels/reference/elementwise.cpp. Fast kernels: kernels/elementwise_cpu.cpp and
+// kernels/elementwise.cu.
 #pragma once
 
 #include "core/tensor.h"

@@ -7,6 +7,8 @@
 //   with m = max_j z_ij (so [1000, 0, -1000] gives 1000, not inf).
 //   Saved for backward: logits and labels. dlogits_ij = dl_i (softmax(z_i)_j - [j = y_i])
 //   (assigned); labels get no gradient. The batch loss is mean(cross_entropy(z, y)).
+//   Reference: kernels/reference/loss.cpp. Fast kernels: kernels/loss_cpu.cpp and
+//   kernels/loss.cu, with the per-row math they share in kernels/loss_math.h.
 #pragma once
 
 #include "core/tensor.h"

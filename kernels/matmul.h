@@ -7,6 +7,8 @@
 //   (accumulated into the leaf's .grad, see autograd.h).
 //   On CUDA, TF32 is used for matmuls only when backend_settings().tf32_matmul is on. bfloat16
 //   operands (mixed precision) run on CUDA only: cuBLAS with float32 accumulation.
+//   Reference: kernels/reference/matmul.cpp. Fast kernels: kernels/matmul_cpu.cpp (gemm_cpu.h)
+//   and kernels/matmul.cu.
 #pragma once
 
 #include "core/tensor.h"

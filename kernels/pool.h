@@ -10,6 +10,8 @@
 //   avg_pool2d: count_include_pad = true (PyTorch's default): divisor kH*kW always.
 //   adaptive_avg_pool2d: output cell (i, j) averages rows [floor(i H/oh), ceil((i+1) H/oh)) and
 //   the same for columns; (1, 1) is global average pooling. dx assigned.
+//   Reference: kernels/reference/pool.cpp. Fast kernels: kernels/pool_cpu.cpp and
+//   kernels/pool.cu, with the window arithmetic they share in kernels/pool_math.h.
 #pragma once
 
 #include "core/tensor.h"

@@ -6,6 +6,8 @@
 //   Accumulation is in double on the CPU (float32 inputs too), in a fixed order, so results are
 //   bit-identical run to run for the same thread count.
 //   Backward: dx = dout broadcast back over the reduced axes (divided by their size for mean).
+//   Reference: kernels/reference/reduce.cpp. Fast kernels: kernels/reduce_cpu.cpp and
+//   kernels/reduce.cu.
 #pragma once
 
 #include <vector>

@@ -12,6 +12,7 @@
 // On CUDA all tensors are updated by one launch (a multi-tensor kernel over a device-side table
 // of pointers). The table is cached by its pointer list and uploaded only when the list changes,
 // so a steady training loop makes no host-to-device copy per step. Not differentiable.
+// Reference: kernels/reference/sgd.cpp. Fast kernels: kernels/sgd_cpu.cpp and kernels/sgd.cu.
 #pragma once
 
 #include <vector>

@@ -19,7 +19,7 @@ struct LayerRow {
   std::string type;
   Shape out;
   int64_t params = 0;
-  int64_t macs = 0;  // multiply-accumulates (conv and linear only; see NETS.md section 0)
+  int64_t macs = 0;  // multiply-accumulates (conv and linear only; see docs/nets.md section 0)
 };
 
 class ShapeTrace {

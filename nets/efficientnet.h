@@ -1,4 +1,4 @@
-// timm's EfficientNet class (efficientnet_b4, efficientnetv2_s; NETS.md sections 5-6) and
+// timm's EfficientNet class (efficientnet_b4, efficientnetv2_s; docs/nets.md sections 5-6) and
 // MobileNetV3 class (mobilenetv3_small_100; section 7). Both are built by mbconv_builder.
 #pragma once
 

@@ -1,4 +1,4 @@
-// timm's construction-time initialisation rules, drawn from a Philox generator (NETS.md section 10).
+// timm's construction-time initialisation rules, drawn from a Philox generator (docs/nets.md section 10).
 //
 // Each tensor that gets random values draws one stream from the generator, in state_dict order,
 // so a seed gives the same net on every machine and device.

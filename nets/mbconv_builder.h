@@ -1,7 +1,7 @@
 // The stage builder shared by timm's EfficientNet and MobileNetV3 classes: turns a per-stage list
 // of block specs into `blocks` (a Sequential of stages, each a Sequential of blocks), applying
 // the width and depth multipliers, the expansion and squeeze-excite rounding, and the skip rules
-// exactly as timm's EfficientNetBuilder does (NETS.md section 4).
+// exactly as timm's EfficientNetBuilder does (docs/nets.md section 4).
 #pragma once
 
 #include <memory>

@@ -1,4 +1,4 @@
-// timm's ResNet (resnet18: BasicBlock 2-2-2-2; resnet50: Bottleneck 3-4-6-3), NETS.md sections 2-3.
+// timm's ResNet (resnet18: BasicBlock 2-2-2-2; resnet50: Bottleneck 3-4-6-3), docs/nets.md sections 2-3.
 #pragma once
 
 #include <array>

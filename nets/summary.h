@@ -1,5 +1,5 @@
 // Net summaries: parameters, output shapes and forward FLOPs per layer, from shape tracing alone
-// (no forward pass), for tools/summary. FLOPs follow NETS.md section 0: 2 per multiply-add of
+// (no forward pass), for tools/summary. FLOPs follow docs/nets.md section 0: 2 per multiply-add of
 // every Conv2d and Linear, batch 1; BN, activations, pooling and adds are not counted.
 #pragma once
 

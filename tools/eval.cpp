@@ -1,5 +1,5 @@
 // eval: evaluates a saved model on a dataset split and prints loss, top-1, top-5 and weighted
-// AUROC (the training run's metrics, DATA_AND_METRICS.md §3).
+// AUROC (the training run's metrics, docs/data-and-metrics.md section 3).
 //
 //   eval --weights model.safetensors --net resnet18 --dataset cifar10 --crop 32
 //   eval --run logs/resnet18-cifar10-d0.5-20260101-120000          (settings from its config.json)

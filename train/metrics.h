@@ -2,7 +2,7 @@
 // batch, cross-entropy loss, top-1 and top-5 accuracy (average='weighted') and AUROC
 // (average='weighted'), then the mean over the batches of a split.
 //
-// Contract (see ../shared/reference DATA_AND_METRICS.md §3)
+// Contract (see docs/data-and-metrics.md section 3)
 //   logits [n, c] float32/float64, labels [n] int64, losses [n] (per-sample cross-entropy), all on
 //   one device. Per batch:
 //   - top-k = fraction of samples whose label is among the k largest logits (ties to the lower

@@ -1,5 +1,6 @@
-// DyBAT's batch schedule (../shared/reference DYBAT.md): which batch each training step uses, with
-// the per-batch scores and the chosen ids kept in device memory.
+// DyBAT's batch schedule (docs/algorithm.md): which batch each training step uses, with the
+// per-batch scores and the chosen ids kept in device memory. Reference: the plain host loop of
+// train/reference/dybat.cpp. Fast kernels: train/selection_cpu.cpp and train/selection.cu.
 //
 // The plan is host arithmetic: b batches, k = int(delta * b) (in double) per selection pass, a
 // budget of min(E * b, b + zeta * k) steps. Step s (0-based) is in the warm-up pass (pass 0,

@@ -1,10 +1,12 @@
-// Helpers for the CUDA-against-CPU parity tests of the core ops: moving float64 CPU tensors to
-// the GPU as float32 and comparing with a tolerance scaled to the reference's magnitude.
+// Helpers for the CUDA parity tests of the core ops, which compare each CUDA kernel with the
+// reference tier (support/reference_util.h): moving float64 CPU tensors to the GPU as float32 and
+// comparing with a tolerance scaled to the reference's magnitude.
 #pragma once
 
 #include <algorithm>
 
 #include "core/tensor.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 namespace dybat::test {

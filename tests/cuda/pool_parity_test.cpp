@@ -1,18 +1,23 @@
-// CUDA pooling against the CPU float64 result: max pooling (exact values and argmax, ties from
-// ReLU zeros included), average pooling with padding, adaptive pooling (general and global),
-// forward and backward, over named and randomised geometries.
+// CUDA pooling against the reference (kernels/reference/pool.h): max pooling (exact values and
+// argmax, ties from ReLU zeros included), average pooling with padding, adaptive pooling (general
+// and global), forward and backward, over named and randomised geometries.
 #include <algorithm>
 #include <random>
 
 #include "core/autograd.h"
 #include "core/settings.h"
 #include "kernels/pool.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
 using dybat::test::max_abs;
 using dybat::test::max_abs_diff;
 using dybat::test::rand;
+using dybat::test::ref_adaptive_avg_pool2d;
+using dybat::test::ref_avg_pool2d;
+using dybat::test::ref_max_pool2d;
+using dybat::test::RefPool;
 
 namespace {
 
@@ -54,10 +59,8 @@ void check_max_and_avg(const PoolGeometry& g, DType dtype, uint64_t seed) {
   Tensor dout = rand(os, seed + 1);
 
   // max pooling: values and argmax must match exactly, dx to rounding.
-  Tensor out_ref = Tensor::empty(os, DType::Float64), arg_ref = Tensor::empty(os, DType::Int64);
-  max_pool2d_forward(x, g.p, out_ref, arg_ref);
-  Tensor dx_ref = Tensor::empty(g.x, DType::Float64);
-  max_pool2d_backward(dout, arg_ref, g.p, dx_ref);
+  const RefPool max_ref = ref_max_pool2d(x, g.p, dout);
+  const Tensor &out_ref = max_ref.out, &arg_ref = max_ref.argmax, &dx_ref = max_ref.dx;
   Tensor xd = x.to(dtype).to(gpu), dd = dout.to(dtype).to(gpu);
   Tensor out = Tensor::empty(os, dtype, gpu), arg = Tensor::empty(os, DType::Int64, gpu);
   max_pool2d_forward(xd, g.p, out, arg);
@@ -69,30 +72,25 @@ void check_max_and_avg(const PoolGeometry& g, DType dtype, uint64_t seed) {
 
   // average pooling (padding counted in the divisor).
   Tensor xa = rand(g.x, seed + 2);
-  Tensor avg_ref = Tensor::empty(os, DType::Float64);
-  avg_pool2d_forward(xa, g.p, avg_ref);
-  Tensor dxa_ref = Tensor::empty(g.x, DType::Float64);
-  avg_pool2d_backward(dout, g.p, dxa_ref);
+  const RefPool avg_ref = ref_avg_pool2d(xa, g.p, dout);
   Tensor avg = Tensor::empty(os, dtype, gpu);
   avg_pool2d_forward(xa.to(dtype).to(gpu), g.p, avg);
-  expect_scaled(avg, avg_ref, rtol_for(dtype), "avg forward");
+  expect_scaled(avg, avg_ref.out, rtol_for(dtype), "avg forward");
   Tensor dxa = Tensor::full(g.x, 1e3, dtype, gpu);
   avg_pool2d_backward(dd, g.p, dxa);
-  expect_scaled(dxa, dxa_ref, rtol_for(dtype), "avg backward");
+  expect_scaled(dxa, avg_ref.dx, rtol_for(dtype), "avg backward");
 }
 
 void check_adaptive(const Shape& xs, int64_t oh, int64_t ow, DType dtype, uint64_t seed) {
   SCOPED_TRACE(shape_str(xs) + " -> " + std::to_string(oh) + "x" + std::to_string(ow));
   const Device gpu = Device::cuda(0);
   Tensor x = rand(xs, seed), dout = rand({xs[0], xs[1], oh, ow}, seed + 1);
-  Tensor out_ref = Tensor::empty(dout.shape(), DType::Float64), dx_ref = Tensor::empty(xs, DType::Float64);
-  adaptive_avg_pool2d_forward(x, out_ref);
-  adaptive_avg_pool2d_backward(dout, dx_ref);
+  const RefPool ref = ref_adaptive_avg_pool2d(x, oh, ow, dout);
   Tensor out = Tensor::empty(dout.shape(), dtype, gpu), dx = Tensor::full(xs, 1e3, dtype, gpu);
   adaptive_avg_pool2d_forward(x.to(dtype).to(gpu), out);
   adaptive_avg_pool2d_backward(dout.to(dtype).to(gpu), dx);
-  expect_scaled(out, out_ref, rtol_for(dtype), "adaptive forward");
-  expect_scaled(dx, dx_ref, rtol_for(dtype), "adaptive backward");
+  expect_scaled(out, ref.out, rtol_for(dtype), "adaptive forward");
+  expect_scaled(dx, ref.dx, rtol_for(dtype), "adaptive backward");
 }
 
 const PoolGeometry kNamed[] = {
@@ -160,13 +158,14 @@ TEST(CudaParity, PoolAutogradOnDevice) {
   const Device gpu = Device::cuda(0);
   Tensor x = relu_like({2, 3, 11, 9}, 1000).to(DType::Float64);
   Pool2dParams p = pool(3, 3, 2, 2, 1, 1);
-  Tensor xc = x.clone().set_requires_grad(true);
+  const Pool2dParams p2 = pool(2, 2, 1, 1, 1, 1);
   Tensor xg = x.to(DType::Float32).to(gpu).set_requires_grad(true);
-  Tensor yc = adaptive_avg_pool2d(avg_pool2d(max_pool2d(xc, p), pool(2, 2, 1, 1, 1, 1)), 1, 1);
-  Tensor yg = adaptive_avg_pool2d(avg_pool2d(max_pool2d(xg, p), pool(2, 2, 1, 1, 1, 1)), 1, 1);
-  Tensor dout = rand(yc.shape(), 1001);
-  yc.backward(dout);
+  Tensor yg = adaptive_avg_pool2d(avg_pool2d(max_pool2d(xg, p), p2), 1, 1);
+  // The reference chain, forward, then backward from the last op to the first.
+  const RefPool r1 = ref_max_pool2d(x, p), r2 = ref_avg_pool2d(r1.out, p2);
+  Tensor dout = rand({2, 3, 1, 1}, 1001);
+  const Tensor d2 = ref_adaptive_avg_pool2d(r2.out, 1, 1, dout).dx, d1 = ref_avg_pool2d(r1.out, p2, d2).dx;
   yg.backward(dout.to(DType::Float32).to(gpu));
-  expect_scaled(yg, yc, 1e-5, "forward");
-  expect_scaled(xg.grad(), xc.grad(), 1e-5, "dx");
+  expect_scaled(yg, ref_adaptive_avg_pool2d(r2.out, 1, 1).out, 1e-5, "forward");
+  expect_scaled(xg.grad(), ref_max_pool2d(x, p, d1).dx, 1e-5, "dx");
 }

@@ -1,6 +1,8 @@
-// CUDA multi-tensor SGD against the CPU update, and the table cache (one upload for a fixed list).
+// CUDA multi-tensor SGD against the reference update (kernels/reference/sgd.h), and the table cache
+// (one upload for a fixed list).
 #include "core/copy.h"
 #include "cuda/parity_util.h"
+#include "kernels/reference/sgd.h"
 #include "kernels/sgd.h"
 
 using namespace dybat;
@@ -12,22 +14,29 @@ TEST(CudaParity, SgdMultiTensor) {
   std::vector<Shape> shapes{{64, 3, 3, 3}, {1000}, {1}, {0}, {7, 13}, {300000}};
   for (SgdOptions opt :
        {SgdOptions{0.1, 0.9, 5e-4, false}, SgdOptions{0.05, 0.9, 0.0, true}, SgdOptions{0.2, 0.0, 1e-3, false}}) {
-    std::vector<Tensor> p, g, b, pg, gg, bg;
+    // The reference in double from the same float32 values: p, b and the gradients g as vectors.
+    std::vector<Tensor> pg, gg, bg;
+    std::vector<std::vector<double>> p, g, b;
     for (size_t i = 0; i < shapes.size(); ++i) {
-      p.push_back(rand(shapes[i], 10 + i).to(DType::Float32));
-      g.push_back(i == 4 ? Tensor() : rand(shapes[i], 20 + i).to(DType::Float32));
-      b.push_back(Tensor::zeros(shapes[i]));
-      pg.push_back(p.back().to(Device::cuda(0)));
-      gg.push_back(g.back().defined() ? g.back().to(Device::cuda(0)) : Tensor());
-      bg.push_back(b.back().to(Device::cuda(0)));
+      Tensor p32 = rand(shapes[i], 10 + i).to(DType::Float32);
+      Tensor g32 = i == 4 ? Tensor() : rand(shapes[i], 20 + i).to(DType::Float32);
+      p.push_back(p32.to_vector<double>());
+      g.push_back(g32.defined() ? g32.to_vector<double>() : std::vector<double>());
+      b.push_back(std::vector<double>(p.back().size(), 0.0));
+      pg.push_back(p32.to(Device::cuda(0)));
+      gg.push_back(g32.defined() ? g32.to(Device::cuda(0)) : Tensor());
+      bg.push_back(Tensor::zeros(shapes[i], DType::Float32, Device::cuda(0)));
     }
+    const ref::SgdSettings settings{opt.lr, opt.momentum, opt.weight_decay, opt.nesterov};
     for (int step = 0; step < 3; ++step) {
-      sgd_update(p, g, b, opt);
+      for (size_t i = 0; i < shapes.size(); ++i)
+        if (gg[i].defined())  // a tensor without a gradient is skipped
+          ref::sgd_step(settings, static_cast<int64_t>(p[i].size()), p[i].data(), g[i].data(), b[i].data(), step == 0);
       sgd_update(pg, gg, bg, opt);
     }
     for (size_t i = 0; i < shapes.size(); ++i) {
-      EXPECT_TRUE(close_to_ref(pg[i], p[i].to(DType::Float64), 1e-6)) << "tensor " << i;
-      EXPECT_TRUE(close_to_ref(bg[i], b[i].to(DType::Float64), 1e-6)) << "tensor " << i;
+      EXPECT_TRUE(close_to_ref(pg[i], Tensor::from_vector(p[i], shapes[i]), 1e-6)) << "tensor " << i;
+      EXPECT_TRUE(close_to_ref(bg[i], Tensor::from_vector(b[i], shapes[i]), 1e-6)) << "tensor " << i;
     }
   }
 }

@@ -1,4 +1,4 @@
-// The real CIFAR-10 as JPEG folders (../shared/data/cifar10-jpg.tar.gz, when present): 50,000 train
+// The real CIFAR-10 as JPEG folders (cifar10-jpg.tar.gz in the shared data folder, when present): 50,000 train
 // and 10,000 test images in 10 classes in CIFAR's order; prints the time to decode and cache, and
 // to load again from the cache. Decoded at crop 32 (the images' own size) to keep CI cost low.
 #include "support/paths.h"

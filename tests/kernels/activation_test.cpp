@@ -1,4 +1,5 @@
-// Activations: values, PyTorch's exact derivatives at the kinks, gradient checks away from them.
+// Activations: values, PyTorch's exact derivatives at the kinks, the kernels against the reference
+// (kernels/reference/activation.h) kinks included, gradient checks away from the kinks.
 #include "kernels/activation.h"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <limits>
 
 #include "core/autograd.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -153,4 +155,23 @@ TEST(Activation, HostExpfIsWithinTwoUlpAndKeepsSpecialValues) {
   EXPECT_EQ(act_forward(Act::Sigmoid, -200.0f), 0.0f);
   EXPECT_EQ(act_forward(Act::Sigmoid, 200.0f), 1.0f);
   EXPECT_EQ(act_forward(Act::SiLU, -200.0f), -0.0f);
+}
+
+TEST(Activation, KernelsMatchTheReference) {
+  // Random points and every kink, forward and backward at kernel level (dx is assigned: its junk
+  // must vanish), in float64 and float32 (against the reference on the same float32 values).
+  std::vector<double> points = rand({3000}, 5, -8, 8).to_vector<double>();
+  for (double kink : {-6.0, -3.0, 0.0, 3.0, 6.0}) points.push_back(kink);
+  const Shape s{static_cast<int64_t>(points.size())};
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Tensor x = Tensor::from_vector(points, s).to(dt), g = rand(s, 6, -1, 1, false, dt);
+    const double tol = dt == DType::Float64 ? 4e-15 : 2e-6;
+    for (Act a : kAll) {
+      Tensor out = Tensor::empty(s, dt), dx = Tensor::full(s, 7.0, dt);
+      activation_forward(a, x, out);
+      activation_backward(a, g, x, out, dx);
+      EXPECT_LE(max_abs_diff(out, test::ref_activation_forward(x, a)), tol) << act_name(a);
+      EXPECT_LE(max_abs_diff(dx, test::ref_activation_backward(g, x, a)), tol) << act_name(a);
+    }
+  }
 }

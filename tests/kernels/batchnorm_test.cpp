@@ -1,5 +1,7 @@
-// Fused batch norm: values and running statistics against hand computations, the three modes,
-// gradient checks of every input with each activation, and the n = 1 error.
+// Fused batch norm on the CPU: values, running statistics and every gradient against the reference
+// (kernels/reference/batchnorm.h composed with the activation) in the three modes and on every
+// code path, hand computations, gradient checks of every input with each activation, and the
+// n = 1 error.
 #include "kernels/batchnorm.h"
 
 #include <cmath>
@@ -7,11 +9,14 @@
 #include "core/autograd.h"
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
 using dybat::test::max_abs_diff;
 using dybat::test::rand;
+using dybat::test::ref_batch_norm;
+using dybat::test::RefBatchNorm;
 
 namespace {
 
@@ -19,55 +24,18 @@ BatchNormOptions train_opts(Act act = Act::None) { return {true, true, 0.1, 1e-5
 BatchNormOptions batch_stats_opts(Act act = Act::None) { return {true, false, 0.1, 1e-5, act}; }
 BatchNormOptions eval_opts(Act act = Act::None) { return {false, false, 0.1, 1e-5, act}; }
 
-// Per-channel mean and biased variance of x ([N, C] or [N, C, H, W]) in double, by plain loops.
-void channel_stats(const Tensor& x, std::vector<double>& mean, std::vector<double>& var) {
-  int64_t n = x.size(0), c = x.size(1), hw = x.numel() / (n * c);
-  auto v = x.to_vector<double>();
-  mean.assign(c, 0.0);
-  var.assign(c, 0.0);
-  for (int64_t ch = 0; ch < c; ++ch) {
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t i = 0; i < hw; ++i) mean[ch] += v[(b * c + ch) * hw + i];
-    mean[ch] /= static_cast<double>(n * hw);
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t i = 0; i < hw; ++i) var[ch] += std::pow(v[(b * c + ch) * hw + i] - mean[ch], 2);
-    var[ch] /= static_cast<double>(n * hw);
-  }
-}
-
-// act((x - mean)/sqrt(var + eps) gamma + beta + residual) elementwise, in double.
-Tensor reference(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& var, const Tensor& gamma,
-                 const Tensor& beta, const Tensor& residual, Act act, double eps = 1e-5) {
-  int64_t n = x.size(0), c = x.size(1), hw = x.numel() / (n * c);
-  auto v = x.to_vector<double>(), g = gamma.to_vector<double>(), b = beta.to_vector<double>();
-  std::vector<double> r = residual.defined() ? residual.to_vector<double>() : std::vector<double>(v.size(), 0.0);
-  std::vector<double> out(v.size());
-  for (int64_t bi = 0; bi < n; ++bi)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t i = 0; i < hw; ++i) {
-        int64_t k = (bi * c + ch) * hw + i;
-        out[k] = act_forward(act, (v[k] - mean[ch]) / std::sqrt(var[ch] + eps) * g[ch] + b[ch] + r[k]);
-      }
-  return Tensor::from_vector<double>(out, x.shape());
-}
-
 }  // namespace
 
 TEST(BatchNorm, TrainingValuesAndRunningStatsAfterOneForward) {
   Tensor x = rand({3, 4, 5, 2}, 1, -2, 3);
   Tensor gamma = rand({4}, 2, 0.5, 1.5), beta = rand({4}, 3), res = rand({3, 4, 5, 2}, 4);
   Tensor rm = rand({4}, 5), rv = rand({4}, 6, 0.5, 2.0);
-  auto rm0 = rm.to_vector<double>(), rv0 = rv.to_vector<double>();
-  std::vector<double> mean, var;
-  channel_stats(x, mean, var);
+  RefBatchNorm ref = ref_batch_norm(x, gamma, beta, rm, rv, train_opts(Act::SiLU), res);
   Tensor out = batch_norm(x, gamma, beta, rm, rv, train_opts(Act::SiLU), res);
-  EXPECT_LT(max_abs_diff(out, reference(x, mean, var, gamma, beta, res, Act::SiLU)), 1e-14);
+  EXPECT_LT(max_abs_diff(out, ref.out), 1e-14);
   // running = 0.9 running + 0.1 batch, the variance unbiased (n = 30 values per channel).
-  auto rm1 = rm.to_vector<double>(), rv1 = rv.to_vector<double>();
-  for (int ch = 0; ch < 4; ++ch) {
-    EXPECT_NEAR(rm1[ch], 0.9 * rm0[ch] + 0.1 * mean[ch], 1e-15) << ch;
-    EXPECT_NEAR(rv1[ch], 0.9 * rv0[ch] + 0.1 * var[ch] * 30.0 / 29.0, 1e-15) << ch;
-  }
+  EXPECT_LT(max_abs_diff(rm, ref.running_mean), 1e-15);
+  EXPECT_LT(max_abs_diff(rv, ref.running_var), 1e-15);
 }
 
 TEST(BatchNorm, RunningStatsOfAKnownBatch) {
@@ -92,9 +60,7 @@ TEST(BatchNorm, BatchStatsWithoutUpdateLeavesRunningStats) {
   Tensor out = batch_norm(x, gamma, beta, rm, rv, batch_stats_opts());
   EXPECT_EQ(max_abs_diff(rm, rm0), 0.0);
   EXPECT_EQ(max_abs_diff(rv, rv0), 0.0);
-  std::vector<double> mean, var;
-  channel_stats(x, mean, var);
-  EXPECT_LT(max_abs_diff(out, reference(x, mean, var, gamma, beta, Tensor(), Act::None)), 1e-14);
+  EXPECT_LT(max_abs_diff(out, ref_batch_norm(x, gamma, beta, rm, rv, batch_stats_opts()).out), 1e-14);
   // Running statistics are not even needed in this mode.
   EXPECT_EQ(max_abs_diff(batch_norm(x, gamma, beta, Tensor(), Tensor(), batch_stats_opts()), out), 0.0);
 }
@@ -104,12 +70,59 @@ TEST(BatchNorm, EvalUsesRunningStats) {
   Tensor rm = rand({3}, 15), rv = rand({3}, 16, 0.5, 2), res = rand({2, 3, 2, 2}, 17);
   Tensor rm0 = rm.clone();
   Tensor out = batch_norm(x, gamma, beta, rm, rv, eval_opts(Act::HardSwish), res);
-  EXPECT_LT(
-      max_abs_diff(out, reference(x, rm.to_vector<double>(), rv.to_vector<double>(), gamma, beta, res, Act::HardSwish)),
-      1e-14);
+  EXPECT_LT(max_abs_diff(out, ref_batch_norm(x, gamma, beta, rm, rv, eval_opts(Act::HardSwish), res).out), 1e-14);
   EXPECT_EQ(max_abs_diff(rm, rm0), 0.0);
   // One sample is fine with running statistics.
   EXPECT_NO_THROW(batch_norm(rand({1, 3, 1, 1}, 18), gamma, beta, rm, rv, eval_opts()));
+}
+
+namespace {
+
+// Forward, running statistics and every gradient of one call against the reference, in `dt`
+// (the reference runs on the same values in double).
+void expect_matches_reference(const Shape& shape, int mode, Act act, bool with_residual, DType dt, double tol,
+                              uint64_t seed) {
+  const int64_t c = shape[1];
+  const BatchNormOptions opt = mode == 0 ? train_opts(act) : mode == 1 ? batch_stats_opts(act) : eval_opts(act);
+  Tensor x = rand(shape, seed, -2, 3, false, dt), res = with_residual ? rand(shape, seed + 1, -1, 1, false, dt) : Tensor();
+  Tensor gamma = rand({c}, seed + 2, 0.5, 1.5, false, dt), beta = rand({c}, seed + 3, -1, 1, false, dt);
+  Tensor rm = rand({c}, seed + 4, -0.3, 0.3, false, dt), rv = rand({c}, seed + 5, 0.5, 2, false, dt);
+  Tensor g = rand(shape, seed + 6, -1, 1, false, dt);
+  RefBatchNorm ref = ref_batch_norm(x, gamma, beta, rm, rv, opt, res, g);
+  for (Tensor* t : {&x, &gamma, &beta, &res})
+    if (t->defined()) t->set_requires_grad(true);
+  Tensor out = batch_norm(x, gamma, beta, rm, rv, opt, res);
+  out.backward(g);
+  const std::string what = shape_str(shape) + " mode " + std::to_string(mode) + " " + act_name(act);
+  auto close = [&](const Tensor& got, const Tensor& want, const char* name) {
+    EXPECT_LE(max_abs_diff(got, want), tol * (1.0 + dybat::test::max_abs(want))) << name << " " << what;
+  };
+  close(out, ref.out, "out");
+  close(rm, ref.running_mean, "running_mean");
+  close(rv, ref.running_var, "running_var");
+  close(x.grad(), ref.dx, "dx");
+  close(gamma.grad(), ref.dgamma, "dgamma");
+  close(beta.grad(), ref.dbeta, "dbeta");
+  if (with_residual) close(res.grad(), ref.dresidual, "dresidual");
+}
+
+}  // namespace
+
+TEST(BatchNorm, EveryPathMatchesTheReference) {
+  // Planes above 16 values (per-plane loops; in parallel over channels, and over slices of the
+  // batch when there are few channels), of at most 16 values (the row loops, serial and in
+  // parallel blocks of channels), 1x1 and [N, C]; float32 on the smooth activations only (near a
+  // kink float32 and double may take different sides).
+  const std::vector<Shape> shapes{{3, 4, 4, 5}, {8, 16, 20, 20}, {8, 3, 40, 40}, {5, 7, 3, 3},
+                                  {8, 300, 4, 4}, {3, 5, 1, 1}, {37, 129}};
+  uint64_t seed = 40;
+  for (const Shape& s : shapes)
+    for (int mode : {0, 1, 2})
+      for (Act act : {Act::None, Act::ReLU, Act::SiLU, Act::HardSwish}) {
+        expect_matches_reference(s, mode, act, act != Act::SiLU, DType::Float64, 1e-12, seed += 10);
+        if (act == Act::None || act == Act::SiLU)
+          expect_matches_reference(s, mode, act, act == Act::None, DType::Float32, 2e-5, seed += 10);
+      }
 }
 
 TEST(BatchNorm, OneValuePerChannelInTrainingIsAnError) {

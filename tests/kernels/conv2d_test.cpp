@@ -1,6 +1,6 @@
-// conv2d on the CPU: hand-computed values, a direct-definition reference over many geometries
-// (forward and every gradient, float64 and float32), gradient checks, accumulation rules,
-// determinism, the chunked GEMM path, and errors.
+// conv2d on the CPU: hand-computed values, the reference (kernels/reference/conv2d.h, the
+// definition as plain loops) over many geometries (forward and every gradient, float64 and
+// float32), gradient checks, accumulation rules, determinism, the chunked GEMM path, and errors.
 #include "kernels/conv2d.h"
 
 #include <omp.h>
@@ -13,12 +13,15 @@
 #include "kernels/elementwise.h"
 #include "kernels/im2col_cpu.h"
 #include "kernels/reduce.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
 using dybat::test::max_abs;
 using dybat::test::max_abs_diff;
 using dybat::test::rand;
+using dybat::test::ref_conv2d;
+using dybat::test::RefConv;
 
 namespace {
 
@@ -35,52 +38,6 @@ Conv2dParams params(int sh, int sw, int ph, int pw, int dh = 1, int dw = 1, int 
   return p;
 }
 
-// The definition, in double, straight from the formula (no im2col, no GEMM):
-//   out[n, o, y, x] = b[o] + sum_{c, i, j} in[n, g C_g + c, y s - p + i d, x s - p + j d] w[o, c, i, j].
-// Returns out, and with `dout` also the three gradients by the same index walk.
-struct RefConv {
-  Tensor out, dx, dw, db;
-};
-RefConv ref_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& dout = {}) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t O = w.size(0), CG = w.size(1), KH = w.size(2), KW = w.size(3);
-  const int64_t OH = conv_out_size(H, KH, p.stride_h, p.pad_h, p.dil_h);
-  const int64_t OW = conv_out_size(W, KW, p.stride_w, p.pad_w, p.dil_w);
-  const int64_t OG = O / p.groups;
-  auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
-  std::vector<double> bv = b.defined() ? b.to_vector<double>() : std::vector<double>(O, 0.0);
-  std::vector<double> dv = dout.defined() ? dout.to_vector<double>() : std::vector<double>();
-  std::vector<double> ov(N * O * OH * OW), dxv(xv.size(), 0.0), dwv(wv.size(), 0.0), dbv(O, 0.0);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o)
-      for (int64_t y = 0; y < OH; ++y)
-        for (int64_t xo = 0; xo < OW; ++xo) {
-          const int64_t oi = ((n * O + o) * OH + y) * OW + xo;
-          const double g = dv.empty() ? 0.0 : dv[oi];
-          double s = bv[o];
-          dbv[o] += g;
-          for (int64_t c = 0; c < CG; ++c)
-            for (int64_t i = 0; i < KH; ++i)
-              for (int64_t j = 0; j < KW; ++j) {
-                const int64_t ih = y * p.stride_h - p.pad_h + i * p.dil_h;
-                const int64_t iw = xo * p.stride_w - p.pad_w + j * p.dil_w;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                const int64_t ci = (o / OG) * CG + c;
-                const int64_t xi = ((n * C + ci) * H + ih) * W + iw, wi = ((o * CG + c) * KH + i) * KW + j;
-                s += xv[xi] * wv[wi];
-                dxv[xi] += g * wv[wi];
-                dwv[wi] += g * xv[xi];
-              }
-          ov[oi] = s;
-        }
-  RefConv r;
-  r.out = Tensor::from_vector(ov, {N, O, OH, OW});
-  r.dx = Tensor::from_vector(dxv, x.shape());
-  r.dw = Tensor::from_vector(dwv, w.shape());
-  r.db = Tensor::from_vector(dbv, {O});
-  return r;
-}
-
 // Relative closeness: max |a - b| <= tol (1 + max |b|).
 void expect_close(const Tensor& a, const Tensor& b, double tol, const char* what) {
   double scale = 1.0 + max_abs(b);
@@ -94,7 +51,7 @@ void check_case_against_reference(const ConvCase& k, DType dtype, double tol, ui
   Tensor b = k.bias ? rand({k.c_out}, seed + 2, -1, 1, false, dtype) : Tensor();
   Tensor out = conv2d(x, w, b, k.p);
   Tensor dout = rand(out.shape(), seed + 3, -1, 1, false, dtype);
-  RefConv r = ref_conv(x, w, b, k.p, dout);
+  RefConv r = ref_conv2d(x, w, b, k.p, dout);
   ASSERT_EQ(out.shape(), r.out.shape());
   expect_close(out, r.out, tol, "forward");
 
@@ -220,7 +177,7 @@ TEST(Conv2d, WeightAndBiasGradientsAccumulateIntoExistingGrad) {
   Tensor b = rand({4}, 53, -1, 1, true);
   Conv2dParams p = params(1, 2, 1, 1);
   Tensor dout = rand({2, 4, 5, 3}, 54);
-  RefConv r = ref_conv(x, w, b, p, dout);
+  RefConv r = ref_conv2d(x, w, b, p, dout);
   w.set_grad(Tensor::full(w.shape(), 2.0, DType::Float64));
   b.set_grad(Tensor::full(b.shape(), -1.0, DType::Float64));
   Tensor wgrad_before = w.grad();

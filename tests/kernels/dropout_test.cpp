@@ -1,10 +1,13 @@
-// Dropout: identity when off, mask statistics, scaling, determinism by (seed, offset), gradients.
+// Dropout: identity when off, the kernel against the reference (kernels/reference/dropout.h, the
+// same Philox mask), mask statistics, scaling, determinism by (seed, offset), gradients.
 #include "kernels/dropout.h"
 
 #include <cmath>
 
 #include "core/autograd.h"
 #include "kernels/dropout_math.h"
+#include "kernels/reference/dropout.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -105,4 +108,23 @@ TEST(Dropout, BadProbability) {
   Generator g(1);
   EXPECT_THROW(dropout(Tensor::ones({3}), -0.1, true, g), Error);
   EXPECT_THROW(dropout(Tensor::ones({3}), 1.5, true, g), Error);
+}
+
+TEST(Dropout, KernelAndBackwardMatchTheReference) {
+  // Large enough for the parallel loop; the mask and the values in float64, and the gradient
+  // through autograd (the reference's backward regenerates the mask from (seed, offset)).
+  const int64_t n = 20000;
+  Tensor x = rand({n}, 7, 1, 2), dout = rand({n}, 8);
+  for (double p : {0.1, 0.5, 0.9, 1.0}) {
+    Tensor out = Tensor::empty({n}, DType::Float64);
+    dropout_apply(x, p, 21, 4, out);
+    EXPECT_EQ(out.to_vector<double>(), test::ref_dropout(x, p, 21, 4).to_vector<double>()) << "p " << p;
+    Generator g(21);
+    g.offset = 4;
+    Tensor xg = x.clone().set_requires_grad(true);
+    dropout(xg, p, true, g).backward(dout);
+    std::vector<double> want(static_cast<size_t>(n), 0.0), dv = dout.to_vector<double>();
+    ref::dropout_backward(n, p, 21, 4, dv.data(), want.data());
+    EXPECT_EQ(xg.grad().to_vector<double>(), want) << "p " << p;
+  }
 }

@@ -1,8 +1,10 @@
-// Elementwise ops: values, broadcasting on each axis, and gradient checks.
+// Elementwise ops: values, broadcasting on each axis against the reference
+// (kernels/reference/elementwise.h) forward and backward, and gradient checks.
 #include "kernels/elementwise.h"
 
 #include "core/autograd.h"
 #include "kernels/reduce.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -54,4 +56,19 @@ TEST(Elementwise, ScalarOpsGradcheck) {
 TEST(Elementwise, SameTensorTwiceAccumulates) {
   Tensor a = rand({4}, 4, -1, 1, true);
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return in[0] * in[0] + in[0]; }, {a});
+}
+
+TEST(Elementwise, BroadcastingMatchesTheReference) {
+  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div};
+  for (Shape sb : {Shape{2, 3, 4, 5}, Shape{1, 3, 4, 5}, Shape{2, 1, 4, 1}, Shape{3, 1, 1}, Shape{}, Shape{5}})
+    for (BinaryOp op : ops) {
+      Tensor a = rand({2, 3, 4, 5}, 5, 0.5, 2.0, true), b = rand(sb, 6, 0.5, 2.0, true);
+      Tensor g = rand({2, 3, 4, 5}, 7);
+      std::vector<Tensor> ref = test::ref_binary_op(op, a, b, g);
+      Tensor out = op == BinaryOp::Add ? a + b : op == BinaryOp::Sub ? a - b : op == BinaryOp::Mul ? a * b : a / b;
+      out.backward(g);
+      EXPECT_LE(test::max_abs_diff(out, ref[0]), 1e-15) << shape_str(sb);
+      EXPECT_LE(test::max_abs_diff(a.grad(), ref[1]), 1e-14) << shape_str(sb);
+      EXPECT_LE(test::max_abs_diff(b.grad(), ref[2]), 1e-13) << shape_str(sb);  // sums of up to 120 terms
+    }
 }

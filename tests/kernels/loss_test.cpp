@@ -1,10 +1,12 @@
-// Softmax cross-entropy: the reference check values, stability, label checks, gradients.
+// Softmax cross-entropy: the published check values, the kernels against the reference
+// (kernels/reference/loss.h), stability, label checks, gradients.
 #include "kernels/loss.h"
 
 #include <cmath>
 
 #include "core/autograd.h"
 #include "kernels/reduce.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -19,7 +21,7 @@ Tensor check_labels() { return Tensor::from_vector<int64_t>({0, 2, 1, 1}, {4}); 
 }  // namespace
 
 TEST(CrossEntropy, ReferenceValuesFloat32) {
-  // DATA_AND_METRICS.md section 4 (float32 values).
+  // docs/data-and-metrics.md section 4 (float32 values).
   Tensor l = cross_entropy(check_logits(DType::Float32), check_labels());
   auto v = l.to_vector<float>();
   ASSERT_EQ(v.size(), 4u);
@@ -104,4 +106,24 @@ TEST(CrossEntropy, BadShapesAndTypes) {
 TEST(CrossEntropy, EmptyBatch) {
   Tensor l = cross_entropy(Tensor::zeros({0, 3}), Tensor::zeros({0}, DType::Int64));
   EXPECT_EQ(l.shape(), Shape{0});
+}
+
+TEST(CrossEntropy, KernelsMatchTheReference) {
+  // Forward and backward at kernel level (dlogits assigned), float64 and float32, with rows far
+  // from zero (the max shift matters), one class, and many classes.
+  for (Shape s : {Shape{9, 10}, Shape{4, 1}, Shape{3, 1000}, Shape{1, 7}})
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      const int64_t n = s[0], c = s[1];
+      Tensor z = rand(s, 7, -30, 30, false, dt), dl = rand({n}, 8, -1, 1, false, dt);
+      std::vector<int64_t> lab(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) lab[i] = (i * 5 + 2) % c;
+      Tensor y = Tensor::from_vector(lab, {n});
+      test::RefLoss ref = test::ref_cross_entropy(z, y, dl);
+      Tensor losses = Tensor::empty({n}, dt), dz = Tensor::full(s, 5.0, dt);
+      cross_entropy_forward(z, y, losses);
+      cross_entropy_backward(dl, z, y, dz);
+      const double tol = dt == DType::Float64 ? 1e-13 : 2e-5;
+      EXPECT_LE(max_abs_diff(losses, ref.losses), tol) << shape_str(s);
+      EXPECT_LE(max_abs_diff(dz, ref.dlogits), tol) << shape_str(s);
+    }
 }

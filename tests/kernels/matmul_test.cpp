@@ -1,34 +1,20 @@
-// Matrix products: gemm in every transpose combination, matmul and linear values, gradient checks,
-// and the accumulate-versus-assign rules of linear's gradients.
+// Matrix products: gemm in every transpose combination, matmul and linear (forward and every
+// gradient) against the reference (kernels/reference/matmul.h), values, gradient checks, and the
+// accumulate-versus-assign rules of linear's gradients.
 #include "kernels/matmul.h"
 
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
 using dybat::test::max_abs_diff;
 using dybat::test::rand;
+using dybat::test::ref_gemm;
 
-namespace {
-// C = alpha op(A) op(B) + beta C by plain loops in double (the reference).
-Tensor naive_gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c) {
-  int64_t m = c.size(0), n = c.size(1), k = ta ? a.size(0) : a.size(1);
-  auto va = a.to_vector<double>(), vb = b.to_vector<double>(), vc = c.to_vector<double>();
-  int64_t lda = a.size(1), ldb = b.size(1);
-  std::vector<double> out(m * n);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double s = 0;
-      for (int64_t p = 0; p < k; ++p)
-        s += (ta ? va[p * lda + i] : va[i * lda + p]) * (tb ? vb[j * ldb + p] : vb[p * ldb + j]);
-      out[i * n + j] = alpha * s + beta * vc[i * n + j];
-    }
-  return Tensor::from_vector<double>(out, {m, n});
-}
-}  // namespace
 
 TEST(Matmul, Values) {
   Tensor a = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
@@ -46,7 +32,7 @@ TEST(Matmul, GemmAllTransposesAlphaBeta) {
         Tensor a = rand(ta ? Shape{k, m} : Shape{m, k}, 1, -1, 1, false, dt);
         Tensor b = rand(tb ? Shape{n, k} : Shape{k, n}, 2, -1, 1, false, dt);
         Tensor c = rand({m, n}, 3, -1, 1, false, dt);
-        Tensor want = naive_gemm(ta, tb, 1.5, a, b, 0.5, c);
+        Tensor want = ref_gemm(ta, tb, 1.5, a, b, 0.5, c);
         gemm(ta, tb, 1.5, a, b, 0.5, c);
         EXPECT_LT(max_abs_diff(c, want), dt == DType::Float32 ? 1e-5 : 1e-13) << "ta " << ta << " tb " << tb;
       }
@@ -59,7 +45,7 @@ TEST(Matmul, GemmBetaZeroIgnoresJunkInC) {
   set_junk_fill(false);
   Tensor a = rand({4, 3}, 4), b = rand({3, 6}, 5);
   gemm(false, false, 1.0, a, b, 0.0, c);
-  EXPECT_LT(max_abs_diff(c, naive_gemm(false, false, 1.0, a, b, 0.0, Tensor::zeros({4, 6}, DType::Float64))), 1e-14);
+  EXPECT_LT(max_abs_diff(c, ref_gemm(false, false, 1.0, a, b, 0.0, Tensor::zeros({4, 6}, DType::Float64))), 1e-14);
 }
 
 TEST(Matmul, EmptyInnerDimension) {
@@ -82,7 +68,7 @@ TEST(Matmul, ShapeErrors) {
 TEST(Matmul, NonContiguousInputs) {
   Tensor a = rand({4, 3}, 6).permute({1, 0});  // [3, 4] view
   Tensor b = rand({4, 2}, 7);
-  Tensor want = naive_gemm(false, false, 1, a.contiguous(), b, 0, Tensor::zeros({3, 2}, DType::Float64));
+  Tensor want = ref_gemm(false, false, 1, a.contiguous(), b, 0, Tensor::zeros({3, 2}, DType::Float64));
   EXPECT_LT(max_abs_diff(matmul(a, b), want), 1e-14);
 }
 
@@ -161,10 +147,38 @@ TEST(Linear, Float32MatchesFloat64) {
 TEST(Linear, SumRowsAccumulateManyColumns) {
   // More than one column block and enough elements for the parallel path.
   Tensor x = rand({200, 600}, 24), out = rand({600}, 25);
-  auto vx = x.to_vector<double>();
-  std::vector<double> want = out.to_vector<double>();
-  for (int64_t r = 0; r < 200; ++r)
-    for (int64_t j = 0; j < 600; ++j) want[j] += vx[r * 600 + j];
+  Tensor want = add(out, test::ref_sum(x, {0}).view({600}));
   sum_rows_accumulate(x, out);
-  EXPECT_LT(max_abs_diff(out, Tensor::from_vector<double>(want, {600})), 1e-12);
+  EXPECT_LT(max_abs_diff(out, want), 1e-12);
+}
+
+TEST(Linear, MatchesTheReference) {
+  // Forward and every gradient, through autograd, in float64 and float32; shapes past the GEMM
+  // splits, odd, and batch 1.
+  for (Shape dims : {Shape{33, 70, 300}, Shape{5, 3, 7}, Shape{1, 4, 2}})
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      const int64_t n = dims[0], in = dims[1], out = dims[2];
+      Tensor x = rand({n, in}, 30, -1, 1, false, dt), w = rand({out, in}, 31, -1, 1, false, dt);
+      Tensor b = rand({out}, 32, -1, 1, false, dt), g = rand({n, out}, 33, -1, 1, false, dt);
+      test::RefLinear ref = test::ref_linear(x, w, b, g);
+      x.set_requires_grad(true), w.set_requires_grad(true), b.set_requires_grad(true);
+      Tensor y = linear(x, w, b);
+      y.backward(g);
+      const double tol = dt == DType::Float64 ? 1e-13 : 1e-4;
+      EXPECT_LT(max_abs_diff(y, ref.out), tol) << shape_str(dims);
+      EXPECT_LT(max_abs_diff(x.grad(), ref.dx), tol) << shape_str(dims);
+      EXPECT_LT(max_abs_diff(w.grad(), ref.dw), tol) << shape_str(dims);
+      EXPECT_LT(max_abs_diff(b.grad(), ref.db), tol) << shape_str(dims);
+    }
+}
+
+TEST(Matmul, MatchesTheReference) {
+  Tensor a = rand({17, 9}, 34), b = rand({9, 23}, 35), g = rand({17, 23}, 36);
+  test::RefLinear ref = test::ref_matmul(a, b, g);
+  a.set_requires_grad(true), b.set_requires_grad(true);
+  Tensor y = matmul(a, b);
+  y.backward(g);
+  EXPECT_LT(max_abs_diff(y, ref.out), 1e-14);
+  EXPECT_LT(max_abs_diff(a.grad(), ref.dx), 1e-14);
+  EXPECT_LT(max_abs_diff(b.grad(), ref.dw), 1e-14);
 }

@@ -1,5 +1,6 @@
 // Pooling on the CPU: max-pool ties and padding, average pooling with padding in the divisor,
-// adaptive pooling over non-divisible sizes, references over many geometries, gradient checks.
+// adaptive pooling over non-divisible sizes, the reference (kernels/reference/pool.h) forward and
+// backward over many geometries, gradient checks.
 #include "kernels/pool.h"
 
 #include <algorithm>
@@ -9,11 +10,16 @@
 
 #include "core/autograd.h"
 #include "kernels/elementwise.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
 using dybat::test::max_abs_diff;
 using dybat::test::rand;
+using dybat::test::ref_adaptive_avg_pool2d;
+using dybat::test::ref_avg_pool2d;
+using dybat::test::ref_max_pool2d;
+using dybat::test::RefPool;
 
 namespace {
 
@@ -32,68 +38,6 @@ Tensor distinct(const Shape& shape, uint64_t seed, DType dtype = DType::Float64)
   std::vector<double> out(n);
   for (int64_t i = 0; i < n; ++i) out[order[i]] = (v[i] - n / 2.0) * 0.01;
   return Tensor::from_vector(out, shape).to(dtype);
-}
-
-// The definitions, straight from the formulas, in double.
-Tensor ref_max(const Tensor& x, const Pool2dParams& p, std::vector<int64_t>* argmax = nullptr) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = (H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1, OW = (W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
-  auto xv = x.to_vector<double>();
-  std::vector<double> o;
-  for (int64_t pl = 0; pl < N * C; ++pl)
-    for (int64_t oh = 0; oh < OH; ++oh)
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        double best = -INFINITY;
-        int64_t idx = -1;
-        for (int64_t i = 0; i < p.kernel_h; ++i)
-          for (int64_t j = 0; j < p.kernel_w; ++j) {
-            int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
-            if (h < 0 || h >= H || w < 0 || w >= W) continue;
-            double v = xv[pl * H * W + h * W + w];
-            if (idx < 0 || v > best) best = v, idx = h * W + w;
-          }
-        o.push_back(best);
-        if (argmax) argmax->push_back(idx);
-      }
-  return Tensor::from_vector(o, {N, C, OH, OW});
-}
-
-Tensor ref_avg(const Tensor& x, const Pool2dParams& p) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = (H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1, OW = (W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
-  auto xv = x.to_vector<double>();
-  std::vector<double> o;
-  for (int64_t pl = 0; pl < N * C; ++pl)
-    for (int64_t oh = 0; oh < OH; ++oh)
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        double s = 0;
-        for (int64_t i = 0; i < p.kernel_h; ++i)
-          for (int64_t j = 0; j < p.kernel_w; ++j) {
-            int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
-            if (h >= 0 && h < H && w >= 0 && w < W) s += xv[pl * H * W + h * W + w];
-          }
-        o.push_back(s / (p.kernel_h * p.kernel_w));
-      }
-  return Tensor::from_vector(o, {N, C, OH, OW});
-}
-
-Tensor ref_adaptive(const Tensor& x, int64_t OH, int64_t OW) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  auto xv = x.to_vector<double>();
-  std::vector<double> o;
-  for (int64_t pl = 0; pl < N * C; ++pl)
-    for (int64_t i = 0; i < OH; ++i)
-      for (int64_t j = 0; j < OW; ++j) {
-        int64_t h0 = static_cast<int64_t>(std::floor(double(i) * H / OH));
-        int64_t h1 = static_cast<int64_t>(std::ceil(double(i + 1) * H / OH));
-        int64_t w0 = static_cast<int64_t>(std::floor(double(j) * W / OW));
-        int64_t w1 = static_cast<int64_t>(std::ceil(double(j + 1) * W / OW));
-        double s = 0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) s += xv[pl * H * W + h * W + w];
-        o.push_back(s / double((h1 - h0) * (w1 - w0)));
-      }
-  return Tensor::from_vector(o, {N, C, OH, OW});
 }
 
 struct PoolCase {
@@ -119,21 +63,30 @@ TEST_P(PoolCases, MaxMatchesReference) {
   const PoolCase& k = GetParam();
   for (DType dt : {DType::Float64, DType::Float32}) {
     Tensor x = distinct(k.x, 1, dt);
-    std::vector<int64_t> ref_idx;
-    Tensor ref = ref_max(x, k.p, &ref_idx);
-    Tensor out = Tensor::empty(ref.shape(), dt), argmax = Tensor::empty(ref.shape(), DType::Int64);
+    Tensor dout = rand(ref_max_pool2d(x, k.p).out.shape(), 5, -1, 1, false, dt);
+    RefPool ref = ref_max_pool2d(x, k.p, dout);
+    Tensor out = Tensor::empty(ref.out.shape(), dt), argmax = Tensor::empty(ref.out.shape(), DType::Int64);
     max_pool2d_forward(x, k.p, out, argmax);
-    EXPECT_EQ(max_abs_diff(out, ref), 0.0);
-    EXPECT_EQ(argmax.to_vector<int64_t>(), ref_idx);
+    EXPECT_EQ(max_abs_diff(out, ref.out), 0.0);
+    EXPECT_EQ(argmax.to_vector<int64_t>(), ref.argmax.to_vector<int64_t>());
+    Tensor dx = Tensor::full(x.shape(), 9.0, dt);  // assigned: the fill must vanish
+    max_pool2d_backward(dout, argmax, k.p, dx);
+    // Overlapping windows add into one cell: float32 sums round.
+    EXPECT_LE(max_abs_diff(dx, ref.dx), dt == DType::Float64 ? 1e-15 : 1e-6);
   }
 }
 
 TEST_P(PoolCases, AvgMatchesReference) {
   const PoolCase& k = GetParam();
   Tensor x = rand(k.x, 2);
-  EXPECT_LE(max_abs_diff(avg_pool2d(x, k.p), ref_avg(x, k.p)), 1e-15);
+  Tensor dout = rand(avg_pool2d(x, k.p).shape(), 6);
+  RefPool ref = ref_avg_pool2d(x, k.p, dout);
+  EXPECT_LE(max_abs_diff(avg_pool2d(x, k.p), ref.out), 1e-15);
+  Tensor dx = Tensor::full(x.shape(), 9.0, DType::Float64);
+  avg_pool2d_backward(dout, k.p, dx);
+  EXPECT_LE(max_abs_diff(dx, ref.dx), 1e-15);
   Tensor x32 = x.to(DType::Float32);
-  EXPECT_LE(max_abs_diff(avg_pool2d(x32, k.p), ref_avg(x32, k.p)), 1e-6);
+  EXPECT_LE(max_abs_diff(avg_pool2d(x32, k.p), ref_avg_pool2d(x32, k.p).out), 1e-6);
 }
 
 TEST_P(PoolCases, Gradcheck) {
@@ -264,20 +217,30 @@ TEST(AdaptiveAvgPool2d, NonDivisibleSizes) {
   auto got = out.to_vector<double>();
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[i], expect[i], 1e-12) << i;
   Tensor y = rand({2, 3, 5, 7}, 6);
-  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 3, 2), ref_adaptive(y, 3, 2)), 1e-15);
-  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 4, 5), ref_adaptive(y, 4, 5)), 1e-15);
-  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 7, 9), ref_adaptive(y, 7, 9)), 1e-15);  // larger than input
+  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 3, 2), ref_adaptive_avg_pool2d(y, 3, 2).out), 1e-15);
+  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 4, 5), ref_adaptive_avg_pool2d(y, 4, 5).out), 1e-15);
+  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(y, 7, 9), ref_adaptive_avg_pool2d(y, 7, 9).out), 1e-15);  // larger than input
+}
+
+TEST(AdaptiveAvgPool2d, BackwardMatchesTheReference) {
+  Tensor x = rand({2, 3, 5, 7}, 12);
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{1, 1}, {3, 2}, {4, 5}, {7, 9}}) {
+    Tensor dout = rand({2, 3, oh, ow}, 13);
+    Tensor dx = Tensor::full(x.shape(), 9.0, DType::Float64);
+    adaptive_avg_pool2d_backward(dout, dx);
+    EXPECT_LE(max_abs_diff(dx, ref_adaptive_avg_pool2d(x, oh, ow, dout).dx), 1e-15) << oh << "x" << ow;
+  }
 }
 
 TEST(AdaptiveAvgPool2d, GlobalIsTheMeanAndSpreadsEvenly) {
   Tensor x = rand({3, 4, 5, 6}, 7, -1, 1, true);
   Tensor out = adaptive_avg_pool2d(x, 1, 1);
   ASSERT_EQ(out.shape(), (Shape{3, 4, 1, 1}));
-  EXPECT_LE(max_abs_diff(out, ref_adaptive(x.detach(), 1, 1)), 1e-15);
+  EXPECT_LE(max_abs_diff(out, ref_adaptive_avg_pool2d(x.detach(), 1, 1).out), 1e-15);
   out.backward(Tensor::full(out.shape(), 3.0, DType::Float64));
   for (double g : x.grad().to_vector<double>()) EXPECT_DOUBLE_EQ(g, 3.0 / 30.0);
   Tensor x32 = rand({2, 8, 7, 7}, 8, -1, 1, false, DType::Float32);
-  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(x32, 1, 1), ref_adaptive(x32, 1, 1)), 1e-6);
+  EXPECT_LE(max_abs_diff(adaptive_avg_pool2d(x32, 1, 1), ref_adaptive_avg_pool2d(x32, 1, 1).out), 1e-6);
 }
 
 TEST(AdaptiveAvgPool2d, Gradcheck) {

@@ -1,6 +1,7 @@
-// Sums and means over axes: values and gradient checks.
+// Sums and means over axes: values, the reference (kernels/reference/reduce.h) and gradient checks.
 #include "kernels/reduce.h"
 
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -32,5 +33,14 @@ TEST(Reduce, Gradcheck) {
   for (std::vector<int64_t> dims : {std::vector<int64_t>{}, {0}, {1}, {2, 3}, {0, 2, 3}, {-1}}) {
     EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return sum(in[0], dims); }, {a});
     EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return mean(in[0], dims, true); }, {a});
+  }
+}
+
+TEST(Reduce, MatchesTheReference) {
+  Tensor a = rand({3, 4, 5, 6}, 8), a32 = a.to(DType::Float32);
+  for (std::vector<int64_t> dims : {std::vector<int64_t>{}, {0}, {1}, {3}, {2, 3}, {0, 2, 3}, {-1}}) {
+    EXPECT_LE(test::max_abs_diff(sum(a, dims, true), test::ref_sum(a, dims)), 1e-13);
+    const double per_output = static_cast<double>(sum(a, dims).numel()) / static_cast<double>(a.numel());
+    EXPECT_LE(test::max_abs_diff(mean(a32, dims, true), test::ref_sum(a32, dims, per_output)), 1e-6);
   }
 }

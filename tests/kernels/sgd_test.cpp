@@ -1,6 +1,9 @@
-// SGD: hand-computed sequences for plain, momentum, weight decay and Nesterov updates.
+// SGD: hand-computed sequences for plain, momentum, weight decay and Nesterov updates, and the
+// multi-tensor kernel against the reference (kernels/reference/sgd.h) with every option.
 #include "kernels/sgd.h"
 
+#include "kernels/reference/sgd.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -117,4 +120,35 @@ TEST(Sgd, Errors) {
       sgd_update({p, Tensor::zeros({2}, DType::Float64)}, {Tensor(), Tensor()}, {Tensor::zeros({3}), Tensor()}, opt),
       Error);
   EXPECT_THROW(sgd_update({p}, {Tensor::zeros({3})}, {}, opt), Error);
+}
+
+TEST(Sgd, MatchesTheReference) {
+  // Four steps of three tensors (one large enough for the parallel loop) with every option;
+  // float64 follows the reference bit for bit (the same operations in the same order).
+  for (SgdOptions opt : {SgdOptions{0.1, 0.0, 0.0, false}, SgdOptions{0.05, 0.9, 0.0, false},
+                         SgdOptions{0.05, 0.9, 1e-3, false}, SgdOptions{0.02, 0.8, 1e-2, true}}) {
+    const std::vector<Shape> shapes{{70000}, {3, 5}, {1}};
+    std::vector<Tensor> ps, bs;
+    std::vector<std::vector<double>> ref_p, ref_b;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      ps.push_back(rand(shapes[i], 40 + i));
+      bs.push_back(Tensor::zeros(shapes[i], DType::Float64));
+      ref_p.push_back(ps.back().to_vector<double>());
+      ref_b.push_back(std::vector<double>(ref_p.back().size(), 0.0));
+    }
+    const ref::SgdSettings settings{opt.lr, opt.momentum, opt.weight_decay, opt.nesterov};
+    for (int step = 0; step < 4; ++step) {
+      std::vector<Tensor> gs;
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        gs.push_back(rand(shapes[i], 100 * step + i));
+        const std::vector<double> g = gs.back().to_vector<double>();
+        ref::sgd_step(settings, static_cast<int64_t>(g.size()), ref_p[i].data(), g.data(), ref_b[i].data(), step == 0);
+      }
+      sgd_update(ps, gs, bs, opt);
+    }
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      EXPECT_EQ(ps[i].to_vector<double>(), ref_p[i]) << "tensor " << i << " lr " << opt.lr;
+      if (opt.momentum != 0.0) EXPECT_EQ(bs[i].to_vector<double>(), ref_b[i]) << "tensor " << i;
+    }
+  }
 }

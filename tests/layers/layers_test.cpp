@@ -1,5 +1,5 @@
-// The basic layers: parameter names and shapes, padding, BatchNorm2d's three modes and its
-// fused residual + activation, shape tracing against real forward shapes.
+// The basic layers: parameter names and shapes, padding, BatchNorm2d's three modes (against the
+// reference tier) and its fused residual + activation, shape tracing against real forward shapes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +14,7 @@
 #include "layers/linear.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
+#include "support/reference_util.h"
 #include "support/test_util.h"
 
 using namespace dybat;
@@ -32,38 +33,10 @@ Shape traced(const Module& m, const Shape& in) {
   return t.child("m", m, in);
 }
 
-// BatchNorm by hand, per channel over (N, H, W), in double: (x - mean) / sqrt(var + eps) * g + b.
-Tensor reference_bn(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& var,
-                    const Tensor& gamma, const Tensor& beta) {
-  auto v = x.to(DType::Float64).to_vector<double>();
-  auto g = gamma.to(DType::Float64).to_vector<double>(), b = beta.to(DType::Float64).to_vector<double>();
-  const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / (N * C);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < HW; ++i) {
-        double& e = v[(n * C + c) * HW + i];
-        e = (e - mean[c]) / std::sqrt(var[c] + 1e-5) * g[c] + b[c];
-      }
-  return Tensor::from_vector(v, x.shape());
-}
-
-// Per-channel mean and biased / unbiased variance over (N, H, W).
-void batch_stats(const Tensor& x, std::vector<double>& mean, std::vector<double>& var_b, std::vector<double>& var_u) {
-  auto v = x.to(DType::Float64).to_vector<double>();
-  const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / (N * C);
-  mean.assign(C, 0);
-  var_b.assign(C, 0);
-  var_u.assign(C, 0);
-  for (int64_t c = 0; c < C; ++c) {
-    double s = 0, ss = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < HW; ++i) s += v[(n * C + c) * HW + i];
-    mean[c] = s / static_cast<double>(N * HW);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < HW; ++i) ss += std::pow(v[(n * C + c) * HW + i] - mean[c], 2);
-    var_b[c] = ss / static_cast<double>(N * HW);
-    var_u[c] = ss / static_cast<double>(N * HW - 1);
-  }
+// BatchNorm2d's output and running statistics by the reference tier, in `mode`.
+test::RefBatchNorm reference_bn(const BatchNorm2d& bn, const Tensor& x, Mode mode) {
+  const BatchNormOptions opt{mode != Mode::Eval, mode == Mode::Train, 0.1, 1e-5, bn.act()};
+  return test::ref_batch_norm(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, opt);
 }
 }  // namespace
 
@@ -117,17 +90,12 @@ TEST(BatchNorm2dLayer, TrainModeUsesBatchStatsUpdatesRunningStatsAndCounts) {
     bn.weight.set_data(Tensor::uniform({3}, 0.5, 1.5, g, dt));
     bn.bias.set_data(Tensor::uniform({3}, -0.5, 0.5, g, dt));
     Tensor x = rand({4, 3, 5, 5}, 2, -2, 3, false, dt);
-    std::vector<double> mean, var_b, var_u;
-    batch_stats(x, mean, var_b, var_u);
+    const test::RefBatchNorm ref = reference_bn(bn, x, Mode::Train);
     Tensor y = bn.forward(x);
     const double tol = dt == DType::Float32 ? 2e-5 : 1e-12;
-    EXPECT_LE(max_abs_diff(y.to(DType::Float64), reference_bn(x, mean, var_b, bn.weight, bn.bias)), tol);
-    auto rm = bn.running_mean.to(DType::Float64).to_vector<double>();
-    auto rv = bn.running_var.to(DType::Float64).to_vector<double>();
-    for (int c = 0; c < 3; ++c) {
-      EXPECT_NEAR(rm[c], 0.1 * mean[c], tol);
-      EXPECT_NEAR(rv[c], 0.9 + 0.1 * var_u[c], tol) << "running_var uses the unbiased variance";
-    }
+    EXPECT_LE(max_abs_diff(y.to(DType::Float64), ref.out), tol);
+    EXPECT_LE(max_abs_diff(bn.running_mean, ref.running_mean), tol);
+    EXPECT_LE(max_abs_diff(bn.running_var, ref.running_var), tol) << "running_var uses the unbiased variance";
     EXPECT_EQ(bn.num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{1});
     bn.forward(x);
     EXPECT_EQ(bn.num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{2});
@@ -139,10 +107,8 @@ TEST(BatchNorm2dLayer, EvalBatchStatsNormalisesWithTheBatchAndUpdatesNothing) {
   bn.to(DType::Float64);
   bn.set_mode(Mode::EvalBatchStats);
   Tensor x = rand({2, 3, 4, 4}, 5, -1, 2);
-  std::vector<double> mean, var_b, var_u;
-  batch_stats(x, mean, var_b, var_u);
   Tensor y = bn.forward(x);
-  EXPECT_LE(max_abs_diff(y, reference_bn(x, mean, var_b, bn.weight, bn.bias)), 1e-12);
+  EXPECT_LE(max_abs_diff(y, reference_bn(bn, x, Mode::EvalBatchStats).out), 1e-12);
   EXPECT_EQ(bn.running_mean.to_vector<double>(), std::vector<double>(3, 0.0));
   EXPECT_EQ(bn.running_var.to_vector<double>(), std::vector<double>(3, 1.0));
   EXPECT_EQ(bn.num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{0});
@@ -156,7 +122,7 @@ TEST(BatchNorm2dLayer, EvalUsesRunningStats) {
   bn.eval();
   Tensor x = rand({3, 2, 2, 3}, 6, -1, 1);
   Tensor y = bn.forward(x);
-  EXPECT_LE(max_abs_diff(y, reference_bn(x, {0.5, -1}, {4, 0.25}, bn.weight, bn.bias)), 1e-12);
+  EXPECT_LE(max_abs_diff(y, reference_bn(bn, x, Mode::Eval).out), 1e-12);
   EXPECT_EQ(bn.num_batches_tracked.to_vector<int64_t>(), std::vector<int64_t>{0});
   EXPECT_EQ(bn.running_mean.to_vector<double>(), (std::vector<double>{0.5, -1}));
 }

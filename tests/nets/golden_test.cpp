@@ -1,5 +1,5 @@
 // Golden tests: each net against timm 1.0.22's float64 outputs for formula weights
-// (tests/data_files/golden/<net>.json; the formula is in the reference README).
+// (tests/data_files/golden/<net>.json; the formula is in docs/nets.md section 11).
 //
 // Order: weight_sum first (it proves the formula and the key order), then eval logits, then one
 // training-mode forward/backward: logits, per-sample and mean loss, every parameter's gradient

@@ -22,7 +22,7 @@ struct KeyEntry {
 };
 std::vector<KeyEntry> read_keys_tsv(const std::string& net);
 
-// The golden weight formula of the reference README, in double:
+// The golden weight formula (docs/nets.md section 11), in double:
 //   u(i, k) = 2 frac(sin(12.9898 i + 78.233 k + 0.25) * 43758.5453) - 1.
 double golden_u(int64_t i, int64_t k);
 // Which sin golden_u uses (see net_test_util.cpp: SLEEF's when installed, else std::sin).

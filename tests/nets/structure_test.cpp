@@ -206,7 +206,7 @@ TEST(NetInit, EfficientNetAndMobileNetFollowTimmsGoogInit) {
 }
 
 TEST(NetBlocks, MobileNetV3SmallMatchesTheTable) {
-  // NETS.md section 7: per block kind, mid, SE width, activation and skip.
+  // docs/nets.md section 7: per block kind, mid, SE width, activation and skip.
   Generator g(0);
   auto net = make_mobilenetv3_small_100(10, g);
   struct Row {

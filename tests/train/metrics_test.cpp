@@ -1,4 +1,4 @@
-// Metrics: the worked examples of DATA_AND_METRICS.md §3.4 exactly, a naive per-class reference on
+// Metrics: the worked examples of docs/data-and-metrics.md section 3.4 exactly, a naive per-class reference on
 // random batches (ties included), accumulation over batches, and CUDA against the CPU.
 #include "train/metrics.h"
 

@@ -1,5 +1,6 @@
 // DyBAT schedule: the plan's arithmetic, the loss-recording and top-k kernels, and a whole
-// schedule driven by synthetic losses, re-derived from its own trace as the original script does.
+// schedule driven by synthetic losses, each against the reference (train/reference/dybat.h):
+// the same k, budget, chosen ids and trace as the plain host loop.
 #include "train/selection.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "core/copy.h"
 #include "support/test_util.h"
 #include "tests/train/train_test_util.h"
+#include "train/reference/dybat.h"
 
 using namespace dybat;
 
@@ -63,6 +65,18 @@ TEST(Schedule, BudgetAndZeta) {
   EXPECT_THROW(make_schedule(10, 0.5, 0), Error);
 }
 
+TEST(Schedule, PlanMatchesTheReference) {
+  for (int64_t b : {1, 7, 10, 97, 100})
+    for (double delta : {1.0, 0.8, 0.5, 0.29, 0.3})
+      for (int64_t epochs : {1, 3, 100})
+        for (int64_t zeta : {-1, 0, 2}) {
+          if (static_cast<int64_t>(delta * static_cast<double>(b)) < 1) continue;
+          SchedulePlan p = make_schedule(b, delta, epochs, zeta);
+          EXPECT_EQ(p.k, ref::batches_per_pass(delta, b)) << b << " " << delta;
+          EXPECT_EQ(p.total_steps, ref::step_budget(b, delta, epochs, zeta)) << b << " " << delta << " " << epochs;
+        }
+}
+
 TEST(Schedule, StepPlaces) {
   SchedulePlan p = make_schedule(4, 0.5, 5);  // k = 2
   std::vector<std::pair<int64_t, int64_t>> expect = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}, {1, 1}, {2, 0}, {2, 1}};
@@ -85,8 +99,12 @@ TEST(Schedule, TopKTiesAscendingAndNaN) {
     int64_t b = 1 + rng() % 60, k = 1 + rng() % b;
     std::vector<float> s;
     for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 4 : 1000)));
+    if (trial % 5 == 2) s[rng() % b] = std::numeric_limits<float>::quiet_NaN();
     EXPECT_EQ(top_k_on(s, k, Device::cpu()), test::reference_top_k(s, k)) << "trial " << trial;
   }
+  // The reference on the hand cases.
+  EXPECT_EQ(test::reference_top_k({1, nan, inf, 2}, 2), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(test::reference_top_k({5, 5, 5, 5}, 2), (std::vector<int64_t>{0, 1}));
   Tensor order = Tensor::zeros({3}, DType::Int64);
   EXPECT_THROW(select_top_k(Tensor::zeros({3}), 4, order), Error);
   EXPECT_THROW(select_top_k(Tensor::zeros({3}), 0, order), Error);
@@ -111,8 +129,9 @@ TEST(Schedule, RecordBatchLoss) {
   EXPECT_EQ(score.to_vector<float>()[3], static_cast<float>((0.1 + 0.2 + 0.7) / 3.0));
 }
 
-// Drives a whole schedule with synthetic losses and checks it against the rule, recomputed from
-// the trace alone: first pass 0..b-1, then passes of the k highest last-seen scores, ascending.
+// Drives a whole schedule with synthetic losses and checks its trace against the reference loop
+// run on the same losses: warm-up 0..b-1, then passes of the k highest last-seen scores,
+// ascending. The reference sees each step's loss as the device stores it (float32).
 void check_schedule(Device d) {
   for (auto [b, delta, epochs] : {std::tuple<int64_t, double, int64_t>{7, 0.5, 4}, {10, 0.3, 3}, {5, 1.0, 3},
                                   {9, 0.8, 5}, {6, 1.0 / 6.0, 2}}) {
@@ -132,23 +151,20 @@ void check_schedule(Device d) {
       }
     }
     ASSERT_EQ(static_cast<int64_t>(trace.size()), epochs * b);
+    int64_t step = 0;
     std::vector<float> score(static_cast<size_t>(b), 0.0f);
-    std::vector<int64_t> expect_ids;
-    for (int64_t i = 0; i < b; ++i) expect_ids.push_back(i);
-    size_t next = 0;
-    for (size_t s = 0; s < trace.size(); ++s) {
-      if (next == expect_ids.size()) {
-        expect_ids = test::reference_top_k(score, plan.k);
-        next = 0;
-      }
-      EXPECT_EQ(trace[s].step, static_cast<int64_t>(s) + 1);
-      ASSERT_EQ(trace[s].batch_id, expect_ids[next]) << "step " << s + 1 << " b " << b << " delta " << delta;
-      auto l = fake_losses(trace[s].batch_id, static_cast<int64_t>(s), 4);
+    const std::vector<ref::ScheduleStep> expect = ref::run_dybat(b, delta, epochs, -1, [&](int64_t id) {
+      auto l = fake_losses(id, step++, 4);
       double sum = 0;
       for (float v : l) sum += v;
-      EXPECT_EQ(trace[s].loss, static_cast<float>(sum / 4));
-      score[static_cast<size_t>(trace[s].batch_id)] = trace[s].loss;
-      ++next;
+      score[static_cast<size_t>(id)] = static_cast<float>(sum / 4);
+      return static_cast<double>(score[static_cast<size_t>(id)]);
+    });
+    ASSERT_EQ(expect.size(), trace.size());
+    for (size_t s = 0; s < trace.size(); ++s) {
+      EXPECT_EQ(trace[s].step, expect[s].step);
+      ASSERT_EQ(trace[s].batch_id, expect[s].batch_id) << "step " << s + 1 << " b " << b << " delta " << delta;
+      EXPECT_EQ(trace[s].loss, static_cast<float>(expect[s].loss));
     }
     EXPECT_EQ(st.score().to_vector<float>(), score);
   }
@@ -214,7 +230,7 @@ TEST(Schedule, TraceBufferOverflowIsAnError) {
   EXPECT_THROW(st.record(l, st.choose_batch(2), 2), Error);
 }
 
-TEST(CudaSchedule, TopKMatchesCpu) {
+TEST(CudaSchedule, TopKMatchesTheReference) {
   DYBAT_REQUIRE_GPU();
   std::mt19937 rng(9);
   for (int trial = 0; trial < 40; ++trial) {
@@ -222,7 +238,7 @@ TEST(CudaSchedule, TopKMatchesCpu) {
     std::vector<float> s;
     for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 5 : 100000)) * 0.25f);
     if (trial % 7 == 3) s[rng() % b] = std::numeric_limits<float>::quiet_NaN();
-    EXPECT_EQ(top_k_on(s, k, Device::cuda()), top_k_on(s, k, Device::cpu())) << "trial " << trial;
+    EXPECT_EQ(top_k_on(s, k, Device::cuda()), test::reference_top_k(s, k)) << "trial " << trial;
   }
 }
 

@@ -1,16 +1,14 @@
 // Helpers for the training tests, so they do not depend on the big nets or on datasets: a small
 // net (two linear layers with a ReLU on flattened inputs), Gaussian clusters (one per class) as
-// data, the original script's batch selection as a reference, and temporary folders.
+// data, the original script's batch selection (from the reference tier), and temporary folders.
 #pragma once
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "kernels/matmul.h"
 #include "layers/module.h"
 #include "train/batches.h"
+#include "train/reference/dybat.h"
 
 namespace dybat::test {
 
@@ -69,15 +68,10 @@ inline std::pair<Tensor, Tensor> clusters(int64_t n, int64_t d, int64_t classes,
   return {Tensor::from_vector(x, {n, d}).to(device), Tensor::from_vector(y, {n}).to(device)};
 }
 
-// The original's selection: sort ids by score descending with a stable sort (equal scores keep
-// ascending ids), take k, visit in ascending id order.
+// The original's selection, from the reference tier (train/reference/dybat.h): the k ids with
+// the highest score (ties to the lower id), visited in ascending id order.
 inline std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
-  std::vector<int64_t> ids(score.size());
-  std::iota(ids.begin(), ids.end(), int64_t{0});
-  std::stable_sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) { return score[a] > score[b]; });
-  ids.resize(static_cast<size_t>(k));
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  return ref::hardest_batches(std::vector<double>(score.begin(), score.end()), k);
 }
 
 // A fresh empty folder under the build tree for one test.
