@@ -45,7 +45,7 @@ def main():
 
     # Host lane.
     ax.text(0.1, 6.2, "host", fontsize=10, weight="bold")
-    host = [("check_step(s)\nthe host's own count", 1.0), ("begin_step(s)\n(augmenting sources)", 2.9),
+    host = [("check_step(s)\nthe host's own count", 1.0), ("set_step(s)\n(augmenting sources)", 2.9),
             ("graph replay:\none cudaGraphLaunch", 4.8), ("step_done()\ns += 1", 11.2)]
     for text, x in host:
         box(ax, x, 5.75, 1.7, 0.75, text, HOST)

@@ -1,11 +1,13 @@
-// bench: times the full training step of a net (forward, mean cross-entropy, zero_grad, backward,
-// SGD with momentum) or conv2d on ResNet-18's shapes, prints a table and writes JSON.
+// bench: times the full training step of a net as train runs it (train/step.h: forward,
+// cross-entropy, zero_grad, backward of the mean, SGD with momentum) or conv2d on ResNet-18's
+// shapes, prints a table and writes JSON.
 //   ./tools/bench --net resnet18 --crop 32 --batch-size 32 --steps 10 [--warmup 2] [--threads 2]
 //                 [--device cpu|cuda] [--precision fp32|bf16|float64] [--cuda-graph on|off]
 //                 [--json out.json] [--torch-json torch.json]
 //   ./tools/bench --op conv2d --crop 128 --batch-size 32 --steps 5
-// --torch-json reads a record of ../shared/bench/torch_cpu_step.py or torch_baseline.py made in
-// the same session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
+// --torch-json reads a record of PyTorch's comparison scripts (torch_cpu_step.py on the CPU,
+// torch_baseline.py on a GPU; tools/bench-cpu and tools/gpu-check run them) made in the same
+// session (same machine, same threads) and adds PyTorch's time and our/PyTorch ratio.
 // On CUDA the step runs as `train` runs it: captured once in a CUDA graph and replayed (unless
 // --cuda-graph off), in float32 with TF32 convolutions (PyTorch's defaults) or bf16 mixed precision.
 #include "tools/lib/bench.h"
