@@ -21,6 +21,7 @@
 #include "kernels/backend.h"
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
+#include "kernels/lane_sum_cpu.h"
 
 namespace dybat::cpu {
 
@@ -35,7 +36,6 @@ struct Layout {
 };
 
 constexpr int64_t kParallelMin = 32768;
-constexpr int kLanes = 8;
 
 template <class T>
 const T* data_or_null(const Tensor& t) {
@@ -56,30 +56,16 @@ void dispatch_act(Act act, F&& f) {
   }
 }
 
-// Fixed-order lane sums: lane l adds elements l, l + 8, ...; lanes combine pairwise.
-struct LaneSum {
-  double a[kLanes] = {};
-  double total() const { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
-};
-
 // The statistics' sums over one plane: s1 += d and s2 += d^2 with d = x - shift (shift: the
 // channel's first value, as in batchnorm.cu). Two loops over the plane while it is in cache:
 // each vectorises on its own, where one loop feeding both sums does not.
 template <class T>
 void add_shifted(LaneSum& s1, LaneSum& s2, const T* p, int64_t n, double shift) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) s1.a[l] += static_cast<double>(p[i + l]) - shift;
-  for (int l = 0; i < n; ++i, ++l) s1.a[l] += static_cast<double>(p[i]) - shift;
-  for (i = 0; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double d = static_cast<double>(p[i + l]) - shift;
-      s2.a[l] += d * d;
-    }
-  for (int l = 0; i < n; ++i, ++l) {
+  s1.add(n, [&](int64_t i) { return static_cast<double>(p[i]) - shift; });
+  s2.add(n, [&](int64_t i) {
     const double d = static_cast<double>(p[i]) - shift;
-    s2.a[l] += d * d;
-  }
+    return d * d;
+  });
 }
 
 // One plane of the backward's first pass: dz = dout act'(z), z = x_hat gamma + beta (+ residual),
@@ -96,18 +82,10 @@ void dz_plane(const T* xp, const T* dp, const T* rp, T* zp, int64_t n, T m, T is
     const T *x = xp + i0, *d = dp + i0, *r = kResidual ? rp + i0 : nullptr;
     T* z = zp ? zp + i0 : local;
     for (int64_t i = 0; i < len; ++i) z[i] = bn_dz(A, d[i], bn_preact(bn_xhat(x[i], m, is), g, be, kResidual ? r[i] : T(0)));
-    int64_t i = 0;
-    for (; i + kLanes <= len; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        const double dz = static_cast<double>(z[i + l]);
-        s_dz.a[l] += dz;
-        s_dzx.a[l] += dz * static_cast<double>(bn_xhat(x[i + l], m, is));
-      }
-    for (int l = 0; i < len; ++i, ++l) {
-      const double dz = static_cast<double>(z[i]);
-      s_dz.a[l] += dz;
-      s_dzx.a[l] += dz * static_cast<double>(bn_xhat(x[i], m, is));
-    }
+    add_lanes2(s_dz, s_dzx, len, [&](int64_t i, double& dz, double& dzx) {
+      dz = static_cast<double>(z[i]);
+      dzx = dz * static_cast<double>(bn_xhat(x[i], m, is));
+    });
   }
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/im2col_cpu.h"
+#include "kernels/lane_sum_cpu.h"
 
 namespace dybat::cpu::conv_detail::depthwise {
 
@@ -123,45 +124,35 @@ void depthwise_backward_input(const ConvGeom& g, const T* dout, const T* w, T* d
   }
 }
 
-// Eight-lane double dot product of a contiguous d with x read at stride s.
-template <class T>
-void dot_lanes(double* acc, const T* d, const T* x, int64_t s, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(d[i + l]) * static_cast<double>(x[(i + l) * s]);
-  for (int l = 0; i < n; ++i, ++l) acc[l] += static_cast<double>(d[i]) * static_cast<double>(x[i * s]);
-}
-
 template <class T>
 void depthwise_backward_weight(const ConvGeom& g, const T* dout, const T* x, T* dw) {
   const int64_t C = g.c_in, P = g.plane_out(), K = g.kh * g.kw, nt = g.ntaps(), sw = g.p.stride_w;
 #pragma omp parallel for schedule(static) if (dw_parallel(g))
   for (int64_t c = 0; c < C; ++c) {
-    std::vector<double> acc(static_cast<size_t>(nt * 8), 0.0);  // eight lanes per live tap
+    std::vector<LaneSum> acc(static_cast<size_t>(nt));  // one per live tap
     for (int64_t n = 0; n < g.n; ++n) {
       const T* xp = x + (n * C + c) * g.plane_in();
       const T* dp = dout + (n * C + c) * P;
       for (int64_t a = 0; a < nt; ++a) {
-        double* la = acc.data() + a * 8;
+        LaneSum& la = acc[static_cast<size_t>(a)];
         if (g.table()) {
           const int32_t* id = g.src.data() + a * P;
           for (int64_t q = 0; q < P; ++q)
-            if (id[q] >= 0) la[q & 7] += static_cast<double>(dp[q]) * static_cast<double>(xp[id[q]]);
+            if (id[q] >= 0) la.add_at(q, static_cast<double>(dp[q]) * static_cast<double>(xp[id[q]]));
           continue;
         }
         const conv_detail::Tap& t = g.taps[static_cast<size_t>(a)];
         for (int64_t oh = t.hlo; oh < t.hhi; ++oh) {
           const T* xr = xp + (oh * g.p.stride_h + t.off_h) * g.w + t.off_w;
-          dot_lanes(la, dp + oh * g.ow + t.lo, xr + t.lo * sw, sw, t.hi - t.lo);
+          const T *d = dp + oh * g.ow + t.lo, *xs = xr + t.lo * sw;  // d contiguous, x at stride sw
+          la.add(t.hi - t.lo,
+                 [&](int64_t i) { return static_cast<double>(d[i]) * static_cast<double>(xs[i * sw]); });
         }
       }
     }
     T* wc = dw + c * K;
-    for (int64_t a = 0; a < nt; ++a) {
-      const double* la = acc.data() + a * 8;
-      const double s = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7]));
-      wc[g.taps[static_cast<size_t>(a)].index] += static_cast<T>(s);
-    }
+    for (int64_t a = 0; a < nt; ++a)
+      wc[g.taps[static_cast<size_t>(a)].index] += static_cast<T>(acc[static_cast<size_t>(a)].total());
   }
 }
 
