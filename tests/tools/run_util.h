@@ -14,5 +14,7 @@ struct RunResult {
 std::string program_path(const std::string& name);
 // Runs `program_path(name) + " " + args` through the shell.
 RunResult run_tool(const std::string& name, const std::string& args);
+// Runs a shell command line, stdout and stderr together.
+RunResult run_shell(const std::string& command);
 
 }  // namespace dybat::test
