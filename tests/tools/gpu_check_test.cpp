@@ -1,6 +1,6 @@
 // tools/gpu-check on the CPU: its plan fits the GPU machine's limits (each tier one command with
-// margin, the first with 30%, the tiers of a session within the device time with the machine's
-// start) and names every CUDA test suite; the dry run (each tier's commands with CPU twins for
+// margin, the first with 30%, the tiers meant for one started machine within its device time,
+// the start included) and names every CUDA test suite; the dry run (each tier's commands with CPU twins for
 // the CUDA steps) passes and writes each tier's files; a sanitizer that refuses the device is a
 // SKIP with its reason; a fault in a suite names its test, and the tests after it still run.
 #include <gtest/gtest.h>
@@ -163,15 +163,15 @@ TEST(GpuCheck, ThePlanFitsTheGpuMachinesLimits) {
   EXPECT_LE(limit["quick"], p["first_tier_limit_s"].get<int>());
   std::printf("tiers: quick %d s, sanitize %d s, bench %d s, train %d s\n", limit["quick"], limit["sanitize"],
               limit["bench"], limit["train"]);
-  // Each tier in one session; the tiers of a session and the machine's start fit the device time.
+  // Each tier in one group; a group's tiers and the machine's start fit the device time.
   std::multiset<std::string> seen;
-  for (const json& session : p["sessions"]) {
+  for (const json& group : p["machine_groups"]) {
     int sum = start;
-    for (const json& t : session) {
+    for (const json& t : group) {
       seen.insert(t.get<std::string>());
       sum += limit.at(t.get<std::string>());
     }
-    EXPECT_LE(sum, budget) << session.dump();
+    EXPECT_LE(sum, budget) << group.dump();
   }
   EXPECT_EQ(seen, std::multiset<std::string>(names.begin(), names.end()));
   // docs/gpu.md's table of the tiers states these limits.

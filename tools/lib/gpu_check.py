@@ -105,8 +105,8 @@ def soname_major(name, default):
 
 
 def needed_libraries(ctx):
-    """The CUDA libraries the programs load: their NEEDED entries recorded by prepare, and NVRTC
-    with its builtins, which cuDNN's runtime-compiled engines open at run time."""
+    """The CUDA libraries the programs load: their NEEDED entries recorded by prepare, cuBLAS's own
+    cublasLt, and NVRTC with its builtins, which cuDNN's runtime-compiled engines open at run time."""
     names = []
     listed = os.path.join(ROOT, ".gpu", "needed.txt")
     if not ctx.dry and os.path.exists(listed):
@@ -114,6 +114,7 @@ def needed_libraries(ctx):
     if not names:
         names = ["libcudnn.so.9", "libcublas.so.13", "libcublasLt.so.13", "libcudart.so.13"]
     major = next((soname_major(n, "13") for n in names if n.startswith("libcudart.so.")), "13")
+    names += ["libcublasLt.so." + soname_major(n, major) for n in names if n.startswith("libcublas.so.")]
     return sorted(set(names)) + ["libnvrtc.so." + major, "libnvrtc-builtins.so." + major + ".*"]
 
 

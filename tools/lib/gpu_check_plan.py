@@ -3,10 +3,11 @@ twin of every command (what --dry-run runs) and the files each tier writes. gpu_
 `tools/gpu-check plan` prints it as JSON and tests/tools/gpu_check_test.cpp checks it against the
 limits here.
 
-Time. One command on a GPU machine may run COMMAND_LIMIT_S; a check session has DEVICE_BUDGET_S of
-device time in all, the machine's start included. A tier is one command: its steps' limits add up
+Time. One command on a GPU machine may run COMMAND_LIMIT_S; the checks on one started machine have
+DEVICE_BUDGET_S of device time in all, the machine's start included. A tier is one command: its steps' limits add up
 to at most TIER_LIMIT_S (10% margin), the first tier's to at most FIRST_TIER_LIMIT_S (30%), and
-the tiers of one session (SESSIONS) fit the budget with the start. A tier also stops itself when its
+the tiers meant to run on one machine after one start (MACHINE_GROUPS) fit the budget with
+that start. A tier also stops itself when its
 own total is spent, so its command never outlives the plan.
 
 Commands are argument lists with placeholders: {tests} the test binary, {bin} the programs'
@@ -20,7 +21,7 @@ DEVICE_BUDGET_S = 900
 MACHINE_START_S = 150
 FIRST_TIER_LIMIT_S = 420
 TIER_LIMIT_S = 540
-SESSIONS = [["quick", "sanitize"], ["bench"], ["train"]]
+MACHINE_GROUPS = [["quick", "sanitize"], ["bench"], ["train"]]  # tiers run on one machine, in turn
 WRITES = ["summary.txt", "results.jsonl", "log.txt"]  # per tier, in $OUT/<tier> (or gpu-logs/<tier>)
 
 NETS = ["resnet18", "resnet50", "efficientnet_b4", "efficientnetv2_s", "mobilenetv3_small_100"]
@@ -53,7 +54,7 @@ OWN_KERNEL_TESTS = ":".join([
 
 def step(name, limit_s, kind, gpu=(), cpu=None, env=None, what="", needs=None):
     """needs: a path the step cannot run without (a FAIL where it is missing on the GPU machine,
-    a SKIP in a dry run, where ../shared may be absent)."""
+    a SKIP in a dry run, where the shared data may be absent)."""
     return {"name": name, "limit_s": limit_s, "kind": kind, "gpu": list(gpu),
             "cpu": None if cpu is None else list(cpu), "env": dict(env or {}), "what": what, "needs": needs}
 
@@ -180,4 +181,4 @@ def tiers():
 def plan():
     return {"command_limit_s": COMMAND_LIMIT_S, "device_budget_s": DEVICE_BUDGET_S,
             "machine_start_s": MACHINE_START_S, "first_tier_limit_s": FIRST_TIER_LIMIT_S,
-            "tier_limit_s": TIER_LIMIT_S, "sessions": SESSIONS, "tiers": tiers()}
+            "tier_limit_s": TIER_LIMIT_S, "machine_groups": MACHINE_GROUPS, "tiers": tiers()}
