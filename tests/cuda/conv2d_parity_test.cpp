@@ -19,7 +19,7 @@ namespace {
 
 // Restores the backend settings a test changes. FFT and Winograd algorithms are excluded: their
 // float32 error (about 1e-5 to 1e-4 relative) is above the 1e-4 tolerances here
-// (tests/cuda/conv2d_algo_test.cpp checks an FFT choice against 1e-3).
+// (tests/cuda/conv2d_algo_test.cpp checks an FFT or Winograd choice against 1e-3).
 struct SettingsGuard {
   BackendSettings saved = backend_settings();
   SettingsGuard(bool tf32, bool deterministic) {

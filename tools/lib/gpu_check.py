@@ -118,12 +118,27 @@ def needed_libraries(ctx):
     return sorted(set(names)) + ["libnvrtc.so." + major, "libnvrtc-builtins.so." + major + ".*"]
 
 
-def search_roots(ctx):
-    """Every mounted real file system (each searched without crossing into others), or in a dry
-    run only the usual library folders."""
-    if ctx.dry:
-        return [d for d in ["/usr/local/cuda/lib64", "/usr/local/cuda/lib", "/usr/lib/x86_64-linux-gnu"]
-                if os.path.isdir(d)]
+LIKELY_FOLDERS = ["/usr/local/cuda*/lib64", "/usr/local/cuda*/lib", "/usr/local/cuda*/targets/*/lib",
+                  "/usr/local/cuda*/bin", "/usr/local/cuda*/compute-sanitizer", "/usr/lib/x86_64-linux-gnu",
+                  "/usr/local/nvidia/lib64", "/opt/nvidia/*/compute-sanitizer"]
+
+
+def likely_folders():
+    """Where CUDA's libraries usually are: the toolkit, the system's and the driver's folders, and
+    the nvidia-* wheels (PyTorch's cuDNN, cuBLAS, runtime, NVRTC) of the Python on the PATH."""
+    out = []
+    sites = subprocess_text(["python3", "-c", "import site; print(chr(10).join(site.getsitepackages()))"])
+    seen = set()
+    for pattern in LIKELY_FOLDERS + [s + "/nvidia/*/lib" for s in sites.splitlines() if s.startswith("/")]:
+        for d in sorted(glob.glob(pattern)):
+            if os.path.isdir(d) and os.path.realpath(d) not in seen:  # cuda -> cuda-13.0 once
+                seen.add(os.path.realpath(d))
+                out.append(d)
+    return out
+
+
+def mounted_roots():
+    """Every mounted real file system, each to be searched without crossing into the others."""
     pseudo = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "mqueue", "debugfs", "tracefs",
               "securityfs", "pstore", "bpf", "autofs", "hugetlbfs", "fusectl", "configfs", "binfmt_misc", "nsfs",
               "efivarfs", "rpc_pipefs"}
@@ -134,50 +149,74 @@ def search_roots(ctx):
             if len(parts) >= 3 and parts[2] not in pseudo and parts[1] not in roots:
                 roots.append(parts[1].replace("\\040", " "))
     except OSError:
-        roots = ["/"]
-    return roots or ["/"]
+        pass
+    # the small mounts first (the driver's folder is often one), the root last
+    return sorted(roots, key=lambda r: r == "/") or ["/"]
 
 
-def libraries_step(ctx, rec, limit_s):
-    names = needed_libraries(ctx) + ["compute-sanitizer"]
+def matches(name, pattern):
+    return name == pattern or (pattern.endswith("*") and name.startswith(pattern[:-1]))
+
+
+def find_libraries(ctx, names, limit_s, log):
+    """name -> the paths found: first in the likely folders, then, for what is still missing (not
+    in a dry run), over every mounted file system."""
+    found = {n: [] for n in names}
+    for d in likely_folders():
+        for entry in sorted(os.listdir(d)):
+            for n in names:
+                if matches(entry, n):
+                    found[n].append(os.path.join(d, entry))
+    missing = [n for n in names if not found[n]]
+    if missing and not ctx.dry:
+        deadline = time.monotonic() + limit_s - 5
+        expr = []
+        for n in missing:
+            expr += (["-o"] if expr else []) + ["-name", n]
+        skip = []  # this checkout and the scratch folder hold none of them
+        for d in (ROOT, ctx.scratch):
+            skip += ["-path", d, "-prune", "-o"]
+        for root in mounted_roots():
+            text, _ = gt.run_process(["find", root, "-xdev"] + skip + ["("] + expr + [")", "-print"], None,
+                                     max(1, deadline - time.monotonic()), log)
+            for path in text.splitlines():
+                for n in missing:
+                    if matches(os.path.basename(path), n) and path not in found[n]:
+                        found[n].append(path)
+    return found
+
+
+def libraries_step(ctx, rec, st, limit_s):
+    # compute-sanitizer: only where the tier uses it, and not when it is on the PATH.
+    on_path = shutil.which("compute-sanitizer")
+    names = needed_libraries(ctx) + (["compute-sanitizer"] if st.get("sanitizer") and not on_path else [])
     cache = os.path.join(ctx.scratch, "libraries.json")
     found = None
-    if not ctx.dry and os.path.exists(cache):
+    if not ctx.dry and os.path.exists(cache):  # found by an earlier tier on this machine
         try:
             found = json.load(open(cache))
-            if not all(os.path.exists(p) for ps in found.values() for p in ps):
+            if set(found) != set(names) or not all(os.path.exists(p) for ps in found.values() for p in ps):
                 found = None
         except (OSError, ValueError):
             found = None
     if found is None:
-        expr = []
-        for n in names:
-            expr += (["-o"] if expr else []) + ["-name", n]
-        found = {n: [] for n in names}
-        deadline = time.monotonic() + limit_s - 5
-        for root in search_roots(ctx):
-            text, _ = gt.run_process(["find", root, "-xdev", "("] + expr + [")", "-print"], None,
-                                     max(1, deadline - time.monotonic()), rec.log)
-            for path in text.splitlines():
-                base = os.path.basename(path)
-                for n in names:
-                    if base == n or (n.endswith("*") and base.startswith(n[:-1])):
-                        found[n].append(path)
+        found = find_libraries(ctx, names, limit_s, rec.log)
         if not ctx.dry:
             os.makedirs(ctx.scratch, exist_ok=True)
             json.dump(found, open(cache, "w"))
     for n in names:
         gt.append(rec.log, "%-28s %s\n" % (n, "  ".join(found[n]) or "NOT FOUND"))
     # Folders in order of how many of the libraries they hold: one with all of cuDNN comes first.
+    libs = [n for n in names if n != "compute-sanitizer"]
     dirs = {}
-    for n in names[:-1]:
+    for n in libs:
         for p in found[n]:
             dirs[os.path.dirname(p)] = dirs.get(os.path.dirname(p), 0) + 1
     ordered = sorted(dirs, key=lambda d: -dirs[d])
     ctx.env["LD_LIBRARY_PATH"] = ":".join(d for d in [ctx.bin] + ordered + [ctx.env.get("LD_LIBRARY_PATH", "")] if d)
     if not ctx.sanitizer and not ctx.dry:
-        ctx.sanitizer = shutil.which("compute-sanitizer") or (found["compute-sanitizer"] or [""])[0]
-    missing = [n for n in names[:-1] if not found[n]]
+        ctx.sanitizer = on_path or (found.get("compute-sanitizer") or [""])[0]
+    missing = [n for n in libs if not found[n]]
     info = subprocess_text(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"])
     gt.append(rec.log, "GPU: %s\nLD_LIBRARY_PATH=%s\ncompute-sanitizer: %s\n" % (info, ctx.env["LD_LIBRARY_PATH"],
                                                                            ctx.sanitizer or "not found"))
@@ -194,14 +233,15 @@ def subprocess_text(argv):
 
 
 def suite_verdict(ctx, r, allow_empty):
+    """PASS or FAIL, and what to add to the detail."""
     ran = len(r.outcomes)
     if r.error or r.faults() or r.sanitizer_errors:
-        return "FAIL"
+        return "FAIL", ""
     if ran == 0 and not allow_empty:
-        return "FAIL"  # a filter that matches nothing: the plan no longer names real tests
+        return "FAIL", "; no test matched: the plan names tests that are gone"
     if not ctx.dry and ran and r.count("SKIPPED") == ran:
-        return "FAIL"  # on the GPU machine, every test skipping means the device was not seen
-    return "PASS"
+        return "FAIL", "; every test skipped: the GPU was not seen"
+    return "PASS", ""
 
 
 def sanitizer_prefix(ctx, tool):
@@ -216,7 +256,7 @@ def run_step(ctx, rec, st, limit_s, work):
         missing = ctx.fill(st["needs"], work)
         return ("SKIP" if ctx.dry else "FAIL"), "missing " + missing, None
     if kind == "libraries":
-        return libraries_step(ctx, rec, limit_s)
+        return libraries_step(ctx, rec, st, limit_s)
     if kind in ("bench-table", "train-table"):
         text, data = (tables.bench if kind == "bench-table" else tables.train)(work)
         gt.append(rec.log, text + "\n")
@@ -231,8 +271,8 @@ def run_step(ctx, rec, st, limit_s, work):
         r = gt.run_suite(prefix, argv[0], argv[1].split("=", 1)[1], env, limit_s, rec.log, isolate=kind != "probe")
         if kind == "probe":
             return probe_verdict(ctx, r)
-        detail = gt.describe(r)
-        return suite_verdict(ctx, r, allow_empty=st["name"] == "CudaOther"), detail, {"outcomes": r.outcomes}
+        status, why = suite_verdict(ctx, r, allow_empty=st["name"] == "CudaOther")
+        return status, gt.describe(r) + why, {"outcomes": r.outcomes}
     if kind == "torch":
         text, rc = gt.run_process(["python3", "-c", "import torch, timm"], env, 60, rec.log)
         if rc != 0:

@@ -59,10 +59,13 @@ def step(name, limit_s, kind, gpu=(), cpu=None, env=None, what="", needs=None):
             "cpu": None if cpu is None else list(cpu), "env": dict(env or {}), "what": what, "needs": needs}
 
 
-def libraries():
-    return step("libraries", 30, "libraries",
-                what="finds the folders of cuDNN, cuBLAS, the CUDA runtime and NVRTC (with its builtins) the "
-                     "programs need, over every mounted file system, and compute-sanitizer; prints them")
+def libraries(sanitizer=False):
+    s = step("libraries", 40, "libraries",
+             what="finds the folders of cuDNN, cuBLAS, the CUDA runtime and NVRTC (with its builtins) the programs "
+                  "need (in the usual folders, else over every mounted file system)" +
+                  (", and compute-sanitizer" if sanitizer else "") + "; prints each place found")
+    s["sanitizer"] = sanitizer
+    return s
 
 
 def suite_step(name, pattern, limit_s, env=None):
@@ -97,7 +100,7 @@ def sanitizer_step(name, tool, limit_s, env=None):
 
 
 def sanitize():
-    steps = [libraries(),
+    steps = [libraries(sanitizer=True),
              dict(step("sanitizer-probe", 30, "probe", ["{tests}", "--gtest_filter=CudaSanitizerProbe.*"],
                        what="compute-sanitizer memcheck on one allocation and one kernel: where it cannot run, "
                             "the sanitizer steps are skipped with its reason"), tool="memcheck"),
