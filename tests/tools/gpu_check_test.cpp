@@ -232,7 +232,8 @@ TEST(GpuCheck, TheDryRunPassesAndEveryTierWritesItsFiles) {
   RunResult r = d.run("");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const bool has_data = fs::exists(shared_dir() + "/data/cifar10-jpg.tar.gz");
-  for (const json& t : plan()["tiers"]) {
+  const json p = plan();  // kept: a range-for over plan()["tiers"] would read a destroyed temporary
+  for (const json& t : p["tiers"]) {
     const std::string tier = t["name"];
     std::map<std::string, json> res = d.results(tier);
     EXPECT_EQ(res.size(), t["steps"].size()) << tier;
