@@ -3,8 +3,10 @@
 // The caching itself is core/block_cache.h (free lists per pool, stream and size class, private
 // pools for CUDA graphs), run here over cudaMalloc and cudaFree. All ops run on one stream per
 // device, so a block freed by the host can be handed to the next op at once: the stream orders
-// the previous kernels' use of it before any new use.
+// the previous kernels' use of it before any new use. DYBAT_CUDA_ALLOC_EXACT=1 selects the cache's
+// exact mode (exact sizes, nothing cached outside graph pools) for compute-sanitizer runs.
 #if defined(DYBAT_CUDA)
+#include <cstdio>
 #include <mutex>
 #include <string>
 
@@ -47,7 +49,11 @@ class CudaSystem final : public SystemAllocator {
 class CudaCachingAllocator final : public Allocator {
  public:
   explicit CudaCachingAllocator(int device)
-      : device_(device), system_(device), cache_(system_, Device::cuda(device).str()) {}
+      : device_(device), system_(device), cache_(system_, Device::cuda(device).str(), exact_allocation_requested()) {
+    if (cache_.exact())
+      std::fprintf(stderr, "dybat: DYBAT_CUDA_ALLOC_EXACT=1: exact-size, uncached allocations on %s (slow; meant "
+                   "for compute-sanitizer)\n", Device::cuda(device).str().c_str());
+  }
 
   void* allocate(size_t bytes) override { return cache_.allocate(bytes, stream_id()); }
   void deallocate(void* ptr, size_t) override { cache_.deallocate(ptr); }

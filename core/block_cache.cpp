@@ -1,19 +1,24 @@
 // The block cache of the device allocator (see block_cache.h).
 #include "core/block_cache.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
 #include "core/error.h"
 
 namespace dybat {
 
-BlockCache::BlockCache(SystemAllocator& system, std::string where) : system_(system), where_(std::move(where)) {}
+BlockCache::BlockCache(SystemAllocator& system, std::string where, bool exact)
+    : system_(system), where_(std::move(where)), exact_(exact) {}
 
 void* BlockCache::allocate(size_t bytes, StreamId stream) {
-  const size_t size = allocation_size_class(bytes);
+  const size_t size = exact_ ? std::max<size_t>(bytes, 1) : allocation_size_class(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   const bool routed = routing_ && stream == active_stream_;
   const PoolId pool = routed ? active_pool_ : kDefaultPool;
   void* ptr = nullptr;
-  auto it = free_.find({pool, stream, size});
+  auto it = free_.find({pool, stream, size});  // in exact mode the default pool's lists stay empty
   if (it != free_.end() && !it->second.empty()) {
     ptr = it->second.back();
     it->second.pop_back();
@@ -48,7 +53,28 @@ void BlockCache::deallocate(void* ptr) {
     held_[active_pool_].push_back(ptr);  // the graph being captured may still use it
     return;
   }
+  put_free_locked(ptr);
+}
+
+void BlockCache::put_free_locked(void* ptr) {
+  const Block& b = blocks_.at(ptr);
+  if (exact_ && b.pool == kDefaultPool) {
+    if (capturing_) {  // no cudaFree (it synchronises) while a graph is being captured
+      held_[active_pool_].push_back(ptr);
+      return;
+    }
+    return system_free_locked(ptr);
+  }
   free_[{b.pool, b.stream, b.size}].push_back(ptr);
+}
+
+void BlockCache::system_free_locked(void* ptr) {
+  const size_t size = blocks_.at(ptr).size;
+  system_.synchronize();  // queued work may still use the block
+  system_.free(ptr);
+  blocks_.erase(ptr);
+  ++stats_.system_frees;
+  stats_.bytes_cached -= size;
 }
 
 AllocatorStats BlockCache::stats() const {
@@ -94,27 +120,26 @@ void BlockCache::release_pool(PoolId pool) {
   std::lock_guard<std::mutex> lock(mu_);
   DYBAT_CHECK(pool != kDefaultPool, "release_pool: the default pool cannot be released");
   DYBAT_CHECK(!(routing_ && active_pool_ == pool), "release_pool: pool ", pool, " is active on ", where_);
-  // Its cached blocks join the default pool's lists; its blocks in use join it when freed.
+  // Its blocks join the default pool: the cached ones now (in exact mode: back to the system),
+  // the ones in use when they are freed.
+  std::vector<void*> cached;
   for (auto it = free_.begin(); it != free_.end();) {
-    auto [p, stream, size] = it->first;
-    if (p != pool) {
+    if (std::get<0>(it->first) != pool) {
       ++it;
       continue;
     }
-    std::vector<void*>& to = free_[{kDefaultPool, stream, size}];
-    to.insert(to.end(), it->second.begin(), it->second.end());
+    cached.insert(cached.end(), it->second.begin(), it->second.end());
     it = free_.erase(it);
   }
   for (auto& [ptr, b] : blocks_)
     if (b.pool == pool) b.pool = kDefaultPool;
+  for (void* ptr : cached) put_free_locked(ptr);
   // The blocks it held back may now be reused by their own pools.
   auto held = held_.find(pool);
   if (held != held_.end()) {
-    for (void* ptr : held->second) {
-      const Block& b = blocks_.at(ptr);
-      free_[{b.pool, b.stream, b.size}].push_back(ptr);
-    }
+    std::vector<void*> ptrs = std::move(held->second);
     held_.erase(held);
+    for (void* ptr : ptrs) put_free_locked(ptr);
   }
 }
 
@@ -168,5 +193,14 @@ void* BlockCache::system_allocate_locked(size_t size, size_t requested) {
   ++stats_.system_allocs;
   return ptr;
 }
+
+bool parse_alloc_exact(const char* value) {
+  if (!value || !*value || std::strcmp(value, "0") == 0) return false;
+  if (std::strcmp(value, "1") == 0) return true;
+  DYBAT_FAIL("DYBAT_CUDA_ALLOC_EXACT='", value, "': expected 1 (exact-size, uncached device allocations, for "
+             "compute-sanitizer) or 0 (the caching allocator)");
+}
+
+bool exact_allocation_requested() { return parse_alloc_exact(std::getenv("DYBAT_CUDA_ALLOC_EXACT")); }
 
 }  // namespace dybat

@@ -25,6 +25,21 @@
 //   - release_pool(P) also hands P's cached blocks to the default pool, and its blocks still in use
 //     join the default pool when they are freed.
 // Requests on other streams, and all requests outside begin/end, use the default pool.
+//
+// Exact mode (DYBAT_CUDA_ALLOC_EXACT=1), for compute-sanitizer's memcheck, which sees an access
+// as out of bounds only past the end of the allocation the system made: a cached block is
+// rounded up to its size class and reused by later tensors, so an overrun into the rounding, or
+// into a block another tensor held before, goes unseen. In exact mode every request is served at
+// its exact size (at least one byte), and the default pool caches nothing: each request is a new
+// system allocation and each free returns the block to the system at once (after synchronising,
+// as the block may still be in use by queued work). Private pools keep caching, at exact sizes:
+// a capture cannot call cudaMalloc (nor cudaFree, which synchronises), so a graph's blocks must
+// come from its warm-up, and the replays must keep their addresses. Overruns inside a graph's
+// blocks are therefore seen only past each block's exact end, and a block reused within its graph
+// pool is not seen as use-after-free. A block of the default pool freed during a capture is held
+// back as always, and returned to the system when the pool is released; so are the pool's
+// cached blocks, and its blocks still in use when they are freed. Much slower (a system call and
+// a device synchronisation per allocation and free): meant for the sanitizer runs only.
 #pragma once
 
 #include <cstddef>
@@ -57,8 +72,8 @@ constexpr PoolId kDefaultPool = 0;
 
 class BlockCache {
  public:
-  // `where` names the memory in messages ("cuda:0").
-  BlockCache(SystemAllocator& system, std::string where);
+  // `where` names the memory in messages ("cuda:0"); `exact` selects exact mode (file comment).
+  BlockCache(SystemAllocator& system, std::string where, bool exact = false);
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
@@ -79,6 +94,7 @@ class BlockCache {
   void end_pool();
   void release_pool(PoolId pool);
   bool capturing() const;
+  bool exact() const { return exact_; }
   // Bytes in `pool`'s free lists (and, for a private pool, the blocks it holds back).
   size_t cached_bytes(PoolId pool) const;
 
@@ -92,10 +108,15 @@ class BlockCache {
   using FreeKey = std::tuple<PoolId, StreamId, size_t>;
 
   void release_default_locked();
+  // Exact mode: returns a free block of the default pool to the system.
+  void system_free_locked(void* ptr);
+  // Where a free, unheld block goes: its pool's free list, or the system (exact mode, default pool).
+  void put_free_locked(void* ptr);
   void* system_allocate_locked(size_t size, size_t requested);
 
   SystemAllocator& system_;
   std::string where_;
+  bool exact_;
   mutable std::mutex mu_;
   std::map<FreeKey, std::vector<void*>> free_;
   std::unordered_map<void*, Block> blocks_;  // every block handed out or cached, by address
@@ -109,5 +130,10 @@ class BlockCache {
   bool capturing_ = false;
   AllocatorStats stats_;
 };
+
+// The value of DYBAT_CUDA_ALLOC_EXACT: unset, empty or "0" is off, "1" on; anything else throws,
+// naming the variable and what it takes. exact_allocation_requested() reads the environment.
+bool parse_alloc_exact(const char* value);
+bool exact_allocation_requested();
 
 }  // namespace dybat

@@ -1,7 +1,9 @@
 // Process-wide backend settings: TF32 use on the GPU, as PyTorch's flags
 // (torch.backends.cudnn.allow_tf32 = on, torch.backends.cuda.matmul.allow_tf32 = off by default),
 // deterministic algorithm choice, and how cuDNN convolution algorithms are chosen. Tests switch
-// TF32 off.
+// TF32 off, and tests that compare float32 results with a float64 reference also exclude the FFT
+// and Winograd convolution algorithms. A convolution's cached choice follows these settings:
+// changing one makes the next call of each geometry choose again (kernels/conv2d_choice.h).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +22,11 @@ struct BackendSettings {
   bool deterministic = false;  // choose only deterministic cuDNN algorithms
   ConvAlgoSearch conv_algo = ConvAlgoSearch::Heuristic;
   size_t workspace_limit_bytes = size_t(2) << 30;  // algorithms needing more workspace are skipped
+  // Skip cuDNN's FFT and Winograd convolution algorithms. They compute in a transformed domain:
+  // in float32 their error is about 1e-5 to 1e-4 of the result's scale, against about 1e-6 for
+  // the direct and GEMM-based algorithms, more than a golden test's tolerance allows over a deep
+  // net. Off by default (training does not need it; PyTorch does not exclude them either).
+  bool conv_exclude_fft_winograd = false;
 };
 
 BackendSettings& backend_settings();

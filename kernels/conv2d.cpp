@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "kernels/backend.h"
+#include "kernels/conv2d_choice.h"
 
 namespace dybat {
 
@@ -168,9 +169,20 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 
 namespace {
 
+// A record, and for each direction where its choice came from: imported (honoured under any
+// settings, as long as cuDNN accepts it) or chosen in this process under the conditions noted
+// (honoured only while the settings still give those conditions: a choice made by heuristics is
+// no answer to a later request to measure).
+struct Entry {
+  ConvAlgoRecord rec;
+  bool imported[3] = {false, false, false};
+  ConvChoiceConditions made_under[3];
+};
+
 struct AlgoRegistry {
   std::mutex mu;
-  std::map<std::vector<int64_t>, ConvAlgoRecord> records;
+  std::map<std::vector<int64_t>, Entry> records;
+  uint64_t generation = 0;  // advanced by clear and import (conv2d_choice.h)
 };
 
 // Leaked on purpose, like the plan cache it mirrors (used until the process ends).
@@ -193,7 +205,7 @@ std::vector<ConvAlgoRecord> conv2d_algorithms() {
   AlgoRegistry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   std::vector<ConvAlgoRecord> out;
-  for (auto& [key, rec] : r.records) out.push_back(rec);
+  for (auto& [key, e] : r.records) out.push_back(e.rec);
   return out;
 }
 
@@ -202,20 +214,23 @@ void import_conv2d_algorithms(const std::vector<ConvAlgoRecord>& records) {
   std::lock_guard<std::mutex> lock(r.mu);
   for (const ConvAlgoRecord& in : records) {
     DYBAT_CHECK(!in.key.empty(), "conv2d algorithms: a record without a key");
-    ConvAlgoRecord& rec = r.records[in.key];
-    rec.key = in.key;
+    Entry& e = r.records[in.key];
+    e.rec.key = in.key;
     for (int d = 0; d < 3; ++d)
       if (in.algo[d] >= 0) {
-        rec.algo[d] = in.algo[d];
-        rec.math[d] = in.math[d];
+        e.rec.algo[d] = in.algo[d];
+        e.rec.math[d] = in.math[d];
+        e.imported[d] = true;
       }
   }
+  ++r.generation;  // plans built before choose again, and find the imported choices
 }
 
 void clear_conv2d_algorithms() {
   AlgoRegistry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   r.records.clear();
+  ++r.generation;  // plans built before choose again (and record what they choose)
 }
 
 std::string conv2d_algorithms_to_text(const std::vector<ConvAlgoRecord>& records) {
@@ -295,9 +310,11 @@ bool find_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int& 
   AlgoRegistry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   auto it = r.records.find(key);
-  if (it == r.records.end() || it->second.algo[direction] < 0) return false;
-  algo = it->second.algo[direction];
-  math = it->second.math[direction];
+  if (it == r.records.end() || it->second.rec.algo[direction] < 0) return false;
+  const Entry& e = it->second;
+  if (!e.imported[direction] && e.made_under[direction] != current_conv_choice_conditions()) return false;
+  algo = e.rec.algo[direction];
+  math = e.rec.math[direction];
   return true;
 }
 
@@ -305,10 +322,18 @@ void store_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int 
   DYBAT_CHECK(valid_direction(direction), "conv2d algorithms: direction ", direction, " outside [0, 3)");
   AlgoRegistry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  ConvAlgoRecord& rec = r.records[key];
-  rec.key = key;
-  rec.algo[direction] = algo;
-  rec.math[direction] = math;
+  Entry& e = r.records[key];
+  e.rec.key = key;
+  e.rec.algo[direction] = algo;
+  e.rec.math[direction] = math;
+  e.imported[direction] = false;
+  e.made_under[direction] = current_conv_choice_conditions();
+}
+
+uint64_t conv2d_record_generation() {
+  AlgoRegistry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.generation;
 }
 
 }  // namespace detail

@@ -66,7 +66,8 @@ std::vector<ConvAlgoRecord> conv2d_algorithms();
 // Makes later geometries with these keys use the recorded choices (each still checked with cuDNN;
 // one it rejects is chosen afresh). Directions given as -1 keep any existing choice.
 void import_conv2d_algorithms(const std::vector<ConvAlgoRecord>& records);
-// Forgets every recorded choice (plans already built keep theirs); for tests.
+// Forgets every recorded choice; for tests. Both this and import make geometries planned before
+// choose again at their next call (kernels/conv2d_choice.h).
 void clear_conv2d_algorithms();
 // Text form for checkpoint metadata: records separated by ';', each "k0,k1,...=a:m/a:m/a:m"
 // (forward, backward data, backward filter). Parsing throws dybat::Error on malformed text.
@@ -74,7 +75,9 @@ std::string conv2d_algorithms_to_text(const std::vector<ConvAlgoRecord>& records
 std::vector<ConvAlgoRecord> conv2d_algorithms_from_text(const std::string& text);
 
 namespace detail {
-// Used by conv2d.cu: the recorded (algo, math) of one direction of a geometry, and storing one.
+// Used by conv2d.cu: the recorded (algo, math) of one direction of a geometry, if a new choice is
+// to honour it (imported, or chosen here under the current conditions: conv2d_choice.h), and
+// storing one.
 bool find_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int& algo, int& math);
 void store_conv2d_algorithm(const std::vector<int64_t>& key, int direction, int algo, int math);
 }  // namespace detail

@@ -260,3 +260,80 @@ TEST(BlockCache, PoolMisuseIsAnError) {
   EXPECT_THROW(c.release_pool(kDefaultPool), Error);
   EXPECT_NO_THROW(c.release_pool(a));
 }
+
+// ---- exact mode (DYBAT_CUDA_ALLOC_EXACT=1, for compute-sanitizer) ----
+
+TEST(BlockCache, ExactModeServesExactSizesAndCachesNothing) {
+  FakeSystem rounded_sys, sys;
+  BlockCache rounded(rounded_sys, "cuda:0"), c(sys, "cuda:0", /*exact=*/true);
+  EXPECT_FALSE(rounded.exact());
+  EXPECT_TRUE(c.exact());
+  void* r = rounded.allocate(100, kStream);
+  EXPECT_EQ(rounded_sys.used, 512u);  // the caching mode rounds up: memcheck would miss bytes 100..511
+  rounded.deallocate(r);
+
+  void* a = c.allocate(100, kStream);
+  EXPECT_EQ(sys.used, 100u);
+  EXPECT_EQ(c.stats().bytes_in_use, 100u);
+  c.deallocate(a);  // straight back to the system, after a synchronisation
+  EXPECT_EQ(sys.used, 0u);
+  EXPECT_EQ(sys.frees, 1);
+  EXPECT_GE(sys.syncs, 1);
+  EXPECT_EQ(c.stats().bytes_cached, 0u);
+  c.deallocate(c.allocate(0, kStream));  // at least one byte
+  EXPECT_EQ(sys.allocs, 2);
+
+  // A warm pattern keeps asking the system: no block is ever reused by another tensor.
+  for (int i = 0; i < 3; ++i) step(c);
+  EXPECT_EQ(sys.allocs, 2 + 3 * 5);
+  EXPECT_EQ(sys.frees, sys.allocs);
+  EXPECT_EQ(c.stats().system_allocs, static_cast<uint64_t>(sys.allocs));
+  EXPECT_EQ(c.stats().system_frees, static_cast<uint64_t>(sys.frees));
+  EXPECT_EQ(c.stats().bytes_in_use, 0u);
+  EXPECT_EQ(c.stats().bytes_cached, 0u);
+  EXPECT_EQ(sys.used, 0u);
+}
+
+TEST(BlockCache, ExactModeKeepsGraphPoolsWorking) {
+  // A capture cannot take memory from the system: the graph pool caches, at exact sizes.
+  FakeSystem sys;
+  BlockCache c(sys, "cuda:0", /*exact=*/true);
+  void* outside = c.allocate(3000, kStream);  // freed during the capture: held back, not freed
+  PoolId pool = c.create_pool();
+  c.begin_pool(pool, kStream, false);
+  const std::set<void*> warm = step(c);
+  c.end_pool();
+  EXPECT_EQ(sys.used, 3000u + 3 * 100000 + 3000 + (5 << 20));  // exact sizes, kept by the pool
+  const int after_warm_up = sys.allocs;
+
+  c.begin_pool(pool, kStream, true);
+  EXPECT_EQ(step(c), warm);  // the same blocks, so replays keep their addresses
+  EXPECT_THROW(c.allocate(100001, kStream), Error);  // a size the warm-up never freed
+  const int frees_before = sys.frees;
+  c.deallocate(outside);
+  EXPECT_EQ(sys.frees, frees_before);  // no cudaFree inside a capture
+  c.end_pool();
+  EXPECT_EQ(sys.allocs, after_warm_up);
+
+  c.begin_pool(pool, kStream, false);
+  void* kept = c.allocate(100000, kStream);  // still in use when the pool goes
+  c.end_pool();
+  c.release_pool(pool);  // the held block and the pool's cached blocks go back to the system
+  EXPECT_EQ(sys.used, 100000u);
+  c.deallocate(kept);  // now a default-pool block: freed at once
+  EXPECT_EQ(sys.used, 0u);
+  EXPECT_EQ(c.cached_bytes(kDefaultPool), 0u);
+  EXPECT_EQ(c.stats().bytes_cached, 0u);
+}
+
+TEST(BlockCache, ExactModeSwitchTakesZeroOrOne) {
+  EXPECT_FALSE(parse_alloc_exact(nullptr));
+  EXPECT_FALSE(parse_alloc_exact(""));
+  EXPECT_FALSE(parse_alloc_exact("0"));
+  EXPECT_TRUE(parse_alloc_exact("1"));
+  for (const char* bad : {"yes", "2", "1 ", "true"}) {
+    std::string msg = test::error_of([&] { parse_alloc_exact(bad); });
+    EXPECT_NE(msg.find("DYBAT_CUDA_ALLOC_EXACT='"), std::string::npos) << bad << ": " << msg;
+    EXPECT_NE(msg.find("expected 1"), std::string::npos) << msg;
+  }
+}

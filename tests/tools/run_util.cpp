@@ -20,7 +20,11 @@ std::string program_path(const std::string& name) { return dybat::test::binary_d
 RunResult run_tool(const std::string& name, const std::string& args) {
   const std::string path = program_path(name);
   DYBAT_CHECK(std::filesystem::exists(path), "the program ", path, " is not built (build all targets first)");
-  std::string cmd = "OMP_NUM_THREADS=2 '" + path + "' " + args + " 2>&1";
+  return run_shell("OMP_NUM_THREADS=2 '" + path + "' " + args);
+}
+
+RunResult run_shell(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   DYBAT_CHECK(p, "cannot run ", cmd);
   RunResult r;

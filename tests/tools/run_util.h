@@ -14,6 +14,8 @@ struct RunResult {
 std::string program_path(const std::string& name);
 // Runs `program_path(name) + " " + args` through the shell.
 RunResult run_tool(const std::string& name, const std::string& args);
+// Runs a shell command line, stdout and stderr together.
+RunResult run_shell(const std::string& command);
 
 // A run folder's results without the timing columns (elapsed_s, img_per_s): trace.csv,
 // metrics.csv, metrics.jsonl, and the final model's bytes; equal for runs that computed the same.

@@ -19,50 +19,17 @@
 #include "train/files.h"
 
 using namespace dybat;
+using dybat::test::config;
+using dybat::test::kBatch;
+using dybat::test::kClasses;
+using dybat::test::kDim;
+using dybat::test::lines;
+using dybat::test::Problem;
+using dybat::test::step_hook;
 using dybat::test::TinyNet;
+using dybat::test::without_timing;
 
 namespace {
-
-constexpr int64_t kDim = 6, kClasses = 4, kBatch = 8;
-
-struct Problem {
-  std::unique_ptr<TensorBatches> train, test;
-  explicit Problem(Device d = Device::cpu(), int64_t n_train = 96, int64_t n_test = 40) {
-    auto [xt, yt] = test::clusters(n_train, kDim, kClasses, 1, d);
-    auto [xv, yv] = test::clusters(n_test, kDim, kClasses, 2, d);
-    train = std::make_unique<TensorBatches>(xt, yt, kBatch);
-    test = std::make_unique<TensorBatches>(xv, yv, kBatch);
-  }
-};
-
-TrainConfig config(double delta, int64_t epochs) {
-  TrainConfig c;
-  c.net = "tiny";
-  c.delta = delta;
-  c.epochs = epochs;
-  c.batch_size = kBatch;
-  c.lr = 0.05;
-  c.flush_seconds = 0;  // flush only at evaluations: deterministic host traffic
-  return c;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-// Drops the two timing columns of metrics.csv.
-std::string without_timing(const std::string& csv) {
-  std::string out;
-  for (const std::string& l : lines(csv)) {
-    size_t cut = l.size();
-    for (int i = 0; i < 2; ++i) cut = l.rfind(',', cut - 1);
-    out += l.substr(0, cut) + "\n";
-  }
-  return out;
-}
 
 TrainHooks stop_hook(int64_t at) {
   TrainHooks h;
@@ -72,11 +39,6 @@ TrainHooks stop_hook(int64_t at) {
 TrainHooks eval_hook(std::function<void(const MetricsRow&)> f) {
   TrainHooks h;
   h.evaluated = std::move(f);
-  return h;
-}
-TrainHooks step_hook(std::function<void(int64_t)> f) {
-  TrainHooks h;
-  h.after_step = std::move(f);
   return h;
 }
 
@@ -472,99 +434,4 @@ TEST(Trainer, Float64Run) {
   TrainResult r = t.run();
   EXPECT_EQ(r.status, TrainStatus::Completed);
   EXPECT_LT(r.last.train.loss, std::log(4.0));
-}
-
-TEST(CudaTrainer, StepLoopHasNoTransfersOrSyncs) {
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  Problem pb(d);
-  TinyNet net(kDim, 16, kClasses, 0);
-  net.to(d);
-  Trainer t(config(0.5, 4), net, *pb.train, *pb.test, d, DType::Float32, nullptr);
-  std::vector<TransferCounters> at(49);
-  t.run(step_hook([&](int64_t s) { at[s] = transfer_counters(); }));
-  for (int64_t s = 3; s <= 48; ++s) {  // from step 2 on: caches (e.g. the SGD table) are warm
-    if ((s - 1) % 12 == 0) continue;
-    EXPECT_EQ(at[s].device_to_host, at[s - 1].device_to_host) << "step " << s;
-    EXPECT_EQ(at[s].host_to_device, at[s - 1].host_to_device) << "step " << s;
-    EXPECT_EQ(at[s].syncs, at[s - 1].syncs) << "step " << s;
-    EXPECT_EQ(at[s].host_reads, at[s - 1].host_reads) << "step " << s;
-  }
-}
-
-TEST(CudaTrainer, GraphsGiveThePlainLoopsResults) {
-  // The same run with the step and the evaluation batches replayed from CUDA graphs and without
-  // them: bit-identical traces, metrics and weights (the same kernels with the same arguments).
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  std::string on = test::temp_dir("cuda_graph_on"), off = test::temp_dir("cuda_graph_off");
-  for (const char* mode : {"on", "off"}) {
-    Problem pb(d);
-    TinyNet net(kDim, 16, kClasses, 0);
-    net.to(d);
-    TrainConfig c = config(0.5, 4);
-    c.lr_schedule = "cosine";
-    c.cuda_graph = mode;
-    const std::string& dir = std::string(mode) == "on" ? on : off;
-    RunLog log(dir);
-    log.start(config_to_json(c));
-    Trainer t(c, net, *pb.train, *pb.test, d, DType::Float32, &log);
-    EXPECT_EQ(t.uses_cuda_graphs(), std::string(mode) == "on");
-    EXPECT_EQ(t.run().status, TrainStatus::Completed);
-  }
-  EXPECT_EQ(read_file(on + "/trace.csv"), read_file(off + "/trace.csv"));
-  EXPECT_EQ(without_timing(read_file(on + "/metrics.csv")), without_timing(read_file(off + "/metrics.csv")));
-  EXPECT_EQ(read_file(on + "/model.safetensors"), read_file(off + "/model.safetensors"));
-  EXPECT_EQ(read_file(on + "/state.safetensors"), read_file(off + "/state.safetensors"));
-  std::filesystem::remove_all(on);
-  std::filesystem::remove_all(off);
-}
-
-TEST(CudaTrainer, StepDependentSourcesRunWithoutGraphs) {
-  // A source whose batches depend on host state set per step (augmentation) would be frozen at the
-  // captured step by a graph: the trainer runs it plainly.
-  DYBAT_REQUIRE_GPU();
-  struct Augmenting : TensorBatches {
-    using TensorBatches::TensorBatches;
-    bool step_dependent() const override { return true; }
-  };
-  Device d = Device::cuda();
-  auto [xt, yt] = test::clusters(96, kDim, kClasses, 1, d);
-  Augmenting train(xt, yt, kBatch);
-  Problem pb(d);
-  TinyNet net(kDim, 16, kClasses, 0);
-  net.to(d);
-  Trainer t(config(0.5, 2), net, train, *pb.test, d, DType::Float32, nullptr);
-  EXPECT_FALSE(t.uses_cuda_graphs());
-  EXPECT_EQ(t.run().status, TrainStatus::Completed);
-}
-
-TEST(CudaTrainer, GraphStepsAllocateNothing) {
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  Problem pb(d);
-  TinyNet net(kDim, 16, kClasses, 0);
-  net.to(d);
-  Trainer t(config(0.5, 4), net, *pb.train, *pb.test, d, DType::Float32, nullptr);
-  ASSERT_TRUE(t.uses_cuda_graphs());
-  std::vector<uint64_t> allocs(49);
-  t.run(step_hook([&](int64_t s) { allocs[s] = cuda_allocator(0).stats().system_allocs; }));
-  for (int64_t s = 4; s <= 48; ++s) {  // step 3 captured; later ones are replays
-    if ((s - 1) % 12 == 0 && s <= 37) continue;  // the first evaluations warm up their own graphs
-    EXPECT_EQ(allocs[s], allocs[s - 1]) << "step " << s;
-  }
-}
-
-TEST(CudaTrainer, MatchesTheCpuSchedule) {
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  Problem gpu(d), cpu;
-  TinyNet a(kDim, 16, kClasses, 0), b(kDim, 16, kClasses, 0);
-  a.to(d);
-  Trainer tg(config(0.5, 3), a, *gpu.train, *gpu.test, d, DType::Float32, nullptr);
-  Trainer tc(config(0.5, 3), b, *cpu.train, *cpu.test, Device::cpu(), DType::Float32, nullptr);
-  TrainResult rg = tg.run(), rc = tc.run();
-  EXPECT_NEAR(rg.last.train.loss, rc.last.train.loss, 1e-4);
-  EXPECT_NEAR(rg.last.test.top1, rc.last.test.top1, 1e-9);
-  EXPECT_EQ(tg.selection().order().to_vector<int64_t>(), tc.selection().order().to_vector<int64_t>());
 }
