@@ -1,12 +1,12 @@
 // Device dispatch for copies, fills and accumulation (see copy.h).
 #include "core/copy.h"
 
+#include "core/backend.h"
 #include "core/capture.h"
 
 #if defined(DYBAT_CUDA)
 #include <cuda_runtime.h>
 
-#include "core/backend.h"
 #include "core/cuda_check.h"
 #include "core/cuda_context.h"
 #endif
