@@ -12,6 +12,7 @@
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
 #include "train/graphed_step.h"
+#include "train/select_method.h"
 #include "train/step.h"
 
 namespace dybat {
@@ -104,7 +105,9 @@ struct Trainer::Impl {
   // from lr_table (one rate per step) by the step counter inside each step.
   Tensor lr_table, lr_now;
   bool audit = false;
+  bool started = false;  // a step has run (the step policy is fixed from then on)
   std::unique_ptr<GraphedStep> step_runner;
+  std::unique_ptr<SelectMethod> method;  // --select other than dybat (train/select_method.h); null: DyBAT
   std::unique_ptr<SplitEvaluator> train_eval, test_eval;
   const BatchSource* train_metrics_source = nullptr;  // null: the training source itself
   int64_t step = 0;
@@ -142,6 +145,7 @@ struct Trainer::Impl {
       lr_table = Tensor::from_vector(rates, {plan.total_steps}).to(device);
       lr_now = Tensor::zeros({1}, DType::Float64, device);
     }
+    method = make_select_method({cfg, plan, net, train, step_fn, sel, x, y, lr_now, device, dtype});
   }
 
   // How the work on batches of `src` runs: one CUDA graph per step on a CUDA device (unless
@@ -166,18 +170,28 @@ struct Trainer::Impl {
   // any step (train/graphed_step.h).
   void step_work() {
     Tensor id = sel.choose_batch();
-    if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
+    pick_rate();
     train.gather(id, x, y);
     Tensor losses = step_fn.forward(x, y);
     sel.record(losses.detach(), id);
     step_fn.update(losses, lr_now);
   }
 
+  // The step's rate, picked by the step counter on the device (a fill for the constant schedule).
+  void pick_rate() {
+    if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
+  }
+
   void train_step() {
-    if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(train), "the training step");
     sel.check_step(step);
+    started = true;
     train.set_step(step);  // host state of augmenting sources (which then run without graphs)
-    step_runner->run([this] { step_work(); });
+    if (method) {
+      method->run_step(step, step_mode(train), [this] { pick_rate(); });
+    } else {
+      if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(train), "the training step");
+      step_runner->run([this] { step_work(); });
+    }
     sel.step_done();
     ++step;
   }
@@ -201,6 +215,10 @@ struct Trainer::Impl {
     st.elapsed_s = elapsed;
     st.backend = backend_text();
     st.cudnn_algorithms = conv2d_algorithms_to_text(conv2d_algorithms());
+    if (method) {
+      st.method = method->state();
+      st.select_work = method->work(step).to_json().dump();
+    }
     try {
       save_checkpoint(log->dir(), net, st);
     } catch (const Error& e) {
@@ -308,6 +326,7 @@ struct Trainer::Impl {
       import_conv2d_algorithms(conv2d_algorithms_from_text(st.cudnn_algorithms));
       step_fn.optimizer().load_buffers(st.momentum);
       sel.restore(st.score, st.order, st.step);
+      if (method) method->restore(st.method, st.step);
       step = st.step;
       elapsed_offset = st.elapsed_s;
     } else {
@@ -329,7 +348,7 @@ int64_t Trainer::step() const { return impl_->step; }
 int64_t Trainer::eval_every() const { return impl_->eval_every; }
 Sgd& Trainer::optimizer() { return impl_->step_fn.optimizer(); }
 void Trainer::set_capture_audit(bool on) {
-  DYBAT_CHECK(!impl_->step_runner, "set_capture_audit: call it before the run starts");
+  DYBAT_CHECK(!impl_->started, "set_capture_audit: call it before the run starts");
   impl_->audit = on;
 }
 bool Trainer::uses_cuda_graphs() const { return impl_->step_mode(impl_->train) == GraphedStep::Mode::Graph; }
