@@ -20,6 +20,7 @@
 #include "train/checkpoint.h"
 #include "train/files.h"
 #include "train/preflight.h"
+#include "train/select_method.h"
 #include "train/setup.h"
 #include "train/step.h"
 #include "train/trainer.h"
@@ -157,7 +158,9 @@ int run(int argc, char** argv) {
   if (parse_augment(cfg.augment).any()) trainer.evaluate_train_on(train_plain);
   const SchedulePlan& plan = trainer.plan();
   // Room for two checkpoints and the text logs (a trace row is under 40 bytes), before any step.
-  check_free_space(log->dir(), checkpoint_bytes(*model, plan.num_batches, cfg.momentum > 0),
+  check_free_space(log->dir(),
+                   checkpoint_bytes(*model, plan.num_batches, cfg.momentum > 0) +
+                       select_state_bytes(cfg, ds.train.size()),
                    static_cast<uint64_t>(plan.total_steps) * 40 + (1 << 20), resuming ? "--resume" : "--out");
 
   nlohmann::json config = config_to_json(cfg);
@@ -195,7 +198,7 @@ int run(int argc, char** argv) {
                "  run folder: %s%s\n",
                net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
                static_cast<long long>(ds.train.size()), static_cast<long long>(ds.test.size()), classes, cfg.crop,
-               cfg.delta < 1.0 ? tools::fmt("DyBAT delta %g", cfg.delta).c_str() : "standard training (delta 1)",
+               select_method_text(cfg).c_str(),
                static_cast<long long>(plan.k), static_cast<long long>(plan.num_batches),
                static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
                static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,

@@ -1,6 +1,8 @@
 // The selection methods' factory and the helpers they share (see select_method.h).
 #include "train/select_method.h"
 
+#include <cstdio>
+
 #include "core/autograd.h"
 #include "kernels/loss.h"
 #include "train/select_infobatch.h"
@@ -20,6 +22,38 @@ std::unique_ptr<SelectMethod> make_select_method(const MethodContext& ctx) {
   if (m == "selective-backprop") return make_sb_select(ctx);
   if (m == "infobatch") return make_infobatch_select(ctx);
   return nullptr;  // dybat: the trainer's own step
+}
+
+std::string select_method_text(const TrainConfig& c) {
+  char buf[256];
+  if (c.select == "dybat") {
+    if (c.delta < 1.0) {
+      std::snprintf(buf, sizeof buf, "DyBAT delta %g", c.delta);
+      return buf;
+    }
+    return "standard training (delta 1)";
+  }
+  if (c.select == "random") {
+    std::snprintf(buf, sizeof buf, "random batches (the control), delta %g", c.delta);
+  } else if (c.select == "sample-topk") {
+    std::snprintf(buf, sizeof buf, "sample-topk: the %g of each batch with the highest losses, in [%g, %g) of the steps",
+                  c.keep, c.keep_start, c.keep_end);
+  } else if (c.select == "selective-backprop") {
+    std::snprintf(buf, sizeof buf, "selective-backprop: keep with probability CDF(loss)^%g over the last %lld losses",
+                  c.beta, static_cast<long long>(c.window));
+  } else {
+    std::snprintf(buf, sizeof buf, "infobatch: prune %g of the low-score samples, all samples in the last %g of the steps",
+                  c.prune_ratio, c.anneal);
+  }
+  return buf;
+}
+
+uint64_t select_state_bytes(const TrainConfig& c, int64_t samples) {
+  constexpr uint64_t kPerTensor = 256;
+  const auto n = static_cast<uint64_t>(samples), B = static_cast<uint64_t>(c.batch_size);
+  if (c.select == "selective-backprop") return static_cast<uint64_t>(c.window) * 4 + 2 * B * 8 + 32 + 3 * kPerTensor;
+  if (c.select == "infobatch") return n * (4 + 8 + 4) + 32 + 4 * kPerTensor;
+  return 0;
 }
 
 Tensor method_tensor(const NamedTensors& state, const std::string& name, const Tensor& like) {

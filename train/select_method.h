@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/safetensors.h"
 #include "layers/module.h"
@@ -82,6 +83,12 @@ class SelectMethod {
 // The method cfg.select names; null for dybat (the trainer's own loop). Throws for a setting the
 // method cannot run with (e.g. a subset of zero samples).
 std::unique_ptr<SelectMethod> make_select_method(const MethodContext& ctx);
+
+// One line on what the run's method does, with its settings ("DyBAT delta 0.5", "sample-topk:
+// keep 0.5 of each batch in [0, 1) of the steps", ...), for train's start-up summary.
+std::string select_method_text(const TrainConfig& cfg);
+// The bytes the method adds to a checkpoint, for `samples` training samples (0 for dybat).
+uint64_t select_state_bytes(const TrainConfig& cfg, int64_t samples);
 
 // The tensor `name` of a checkpoint's method state, checked against `like`'s shape and dtype.
 Tensor method_tensor(const NamedTensors& state, const std::string& name, const Tensor& like);
