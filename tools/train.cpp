@@ -193,13 +193,17 @@ int run(int argc, char** argv) {
 
   std::fprintf(stderr,
                "dybat train: %s (%.2fM parameters) on %s: %lld train / %lld test images, %d classes, crop %d\n"
-               "  %s: k = %lld of b = %lld batches per pass, %lld steps (%lld epochs), evaluation every %lld steps\n"
+               "  %s: %s, %lld steps (%lld epochs), evaluation every %lld steps\n"
                "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s%s, BN in evaluation: %s\n"
                "  run folder: %s%s\n",
                net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
                static_cast<long long>(ds.train.size()), static_cast<long long>(ds.test.size()), classes, cfg.crop,
                select_method_text(cfg).c_str(),
-               static_cast<long long>(plan.k), static_cast<long long>(plan.num_batches),
+               (select_uses_delta(cfg.select)
+                    ? tools::fmt("k = %lld of b = %lld batches per pass", static_cast<long long>(plan.k),
+                                 static_cast<long long>(plan.num_batches))
+                    : tools::fmt("b = %lld batches per epoch", static_cast<long long>(plan.num_batches)))
+                   .c_str(),
                static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
                static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,
                cfg.lr_schedule.c_str(), cfg.momentum, static_cast<unsigned long long>(cfg.seed), device.str().c_str(),
