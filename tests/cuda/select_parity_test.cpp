@@ -5,6 +5,7 @@
 #include <random>
 
 #include "support/test_util.h"
+#include "tests/train/train_test_util.h"
 #include "train/batches.h"
 #include "train/select_common.h"
 #include "train/select_infobatch.h"
@@ -13,17 +14,6 @@
 #include "train/selection.h"
 
 using namespace dybat;
-
-namespace {
-
-std::vector<float> grid(std::mt19937& rng, int64_t n) {
-  std::uniform_int_distribution<int> d(0, 40);
-  std::vector<float> v;
-  for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<float>(d(rng)) * 0.125f);
-  return v;
-}
-
-}  // namespace
 
 TEST(CudaParity, SelectRandomKeys) {
   DYBAT_REQUIRE_GPU();
@@ -60,7 +50,7 @@ TEST(CudaParity, SelectSelectiveBackprop) {
         ASSERT_EQ(idsg.to_vector<int64_t>(), ids.to_vector<int64_t>());
         continue;
       }
-      Tensor loss = Tensor::from_vector(grid(rng, B), {B});
+      Tensor loss = Tensor::from_vector(test::grid_losses(rng, B), {B});
       sb_select(loss, id, hist, queue, state, keep, 3, 2.0);
       sb_select(loss.to(g), ig, hg, qg, sg, kg, 3, 2.0);
       ASSERT_EQ(kg.to_vector<uint8_t>(), keep.to_vector<uint8_t>()) << "B " << B << " batch " << c;
@@ -75,7 +65,7 @@ TEST(CudaParity, SelectInfoBatch) {
   const Device g = Device::cuda();
   std::mt19937 rng(2);
   for (int64_t n : {7, 1000, 50000}) {
-    Tensor s = Tensor::from_vector(grid(rng, n), {n});
+    Tensor s = Tensor::from_vector(test::grid_losses(rng, n), {n});
     Tensor low = Tensor::zeros({n}, DType::UInt8), cnt = Tensor::zeros({1}, DType::Int64);
     Tensor lowg = low.to(g), cntg = cnt.to(g);
     infobatch_mark(s, low, cnt);

@@ -1,5 +1,5 @@
 // The selection methods' kernels on the CPU backend against the plain references of
-// select_reference.h, exactly, for fixed seeds: the random control's pass keys, sample-topk's cut,
+// train/reference/select.h, exactly, for fixed seeds: the random control's pass keys, sample-topk's cut,
 // Selective-Backprop's keep draws and queue, InfoBatch's epoch plan and step; and the sample
 // gathers and the trace row they rely on.
 #include <gtest/gtest.h>
@@ -10,7 +10,8 @@
 
 #include "data/data_files.h"
 #include "data/dataset.h"
-#include "tests/train/select_reference.h"
+#include "tests/train/train_test_util.h"
+#include "train/reference/select.h"
 #include "train/batches.h"
 #include "train/select_common.h"
 #include "train/select_infobatch.h"
@@ -21,14 +22,6 @@
 using namespace dybat;
 
 namespace {
-
-// Losses with ties and a spread: float32 values on a coarse grid.
-std::vector<float> grid_losses(std::mt19937& rng, int64_t n) {
-  std::uniform_int_distribution<int> d(0, 40);
-  std::vector<float> v;
-  for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<float>(d(rng)) * 0.125f);
-  return v;
-}
 
 std::vector<int64_t> first(const Tensor& t, int64_t k) {
   std::vector<int64_t> v = t.to_vector<int64_t>();
@@ -47,7 +40,7 @@ TEST(SelectRandom, PassKeysPickTheReferenceBatches) {
       step.fill_(static_cast<double>(b + (pass - 1) * k));  // the pass's first step
       random_pass_keys(step, k, seed, keys);
       select_top_k(keys, k, order);
-      EXPECT_EQ(first(order, k), test::reference_random_pass(seed, pass, b, k)) << "seed " << seed << " pass " << pass;
+      EXPECT_EQ(first(order, k), ref::random_pass(seed, pass, b, k)) << "seed " << seed << " pass " << pass;
     }
   }
   // Other steps (warm-up, inside a pass) and delta 1 leave the keys alone.
@@ -66,7 +59,7 @@ TEST(SelectRandom, EveryBatchIsChosenAboutEquallyOften) {
   const int64_t b = 10, k = 3;
   std::vector<int> count(b, 0);
   for (int64_t pass = 1; pass <= 2000; ++pass)
-    for (int64_t id : test::reference_random_pass(7, pass, b, k)) ++count[id];
+    for (int64_t id : ref::random_pass(7, pass, b, k)) ++count[id];
   for (int64_t i = 0; i < b; ++i) EXPECT_NEAR(count[i], 600, 100) << "batch " << i;
 }
 
@@ -76,10 +69,10 @@ TEST(SelectTopk, TheCutIsTheReferenceTopM) {
   for (int64_t B : {1, 7, 64}) {
     for (int64_t m : {int64_t{1}, B / 2 + 1, B}) {
       if (m < 1 || m > B) continue;
-      std::vector<float> loss = grid_losses(rng, B);
+      std::vector<float> loss = test::grid_losses(rng, B);
       Tensor kept = Tensor::zeros({m}, DType::Int64);
       select_top_k(Tensor::from_vector(loss, {B}), m, kept);
-      EXPECT_EQ(kept.to_vector<int64_t>(), test::reference_highest(loss, m)) << "B " << B << " m " << m;
+      EXPECT_EQ(kept.to_vector<int64_t>(), ref::hardest_samples(loss, m)) << "B " << B << " m " << m;
     }
   }
 }
@@ -88,7 +81,7 @@ TEST(SelectTopk, TheCutIsTheReferenceTopM) {
 // every keep flag, the flag, the next batch id and every taken step against the reference.
 void check_selective_backprop(int64_t B, int64_t W, double beta, uint64_t seed, int64_t batches) {
   const int64_t b = 5;  // batches per epoch of the fake split
-  test::ReferenceSelectiveBackprop ref;
+  ref::SelectiveBackprop ref;
   ref.window = W;
   ref.batch = B;
   ref.beta = beta;
@@ -109,7 +102,7 @@ void check_selective_backprop(int64_t B, int64_t W, double beta, uint64_t seed, 
       ++steps;
       continue;
     }
-    std::vector<float> loss = grid_losses(rng, B);
+    std::vector<float> loss = test::grid_losses(rng, B);
     sb_select(Tensor::from_vector(loss, {B}), id, history, queue, state, keep, seed, beta);
     ASSERT_EQ(keep.to_vector<uint8_t>(), ref.score(scored % b, loss)) << "scored batch " << scored;
     ++scored;
@@ -130,7 +123,7 @@ TEST(SelectSelectiveBackprop, KeepDrawsAndQueueAreTheReference) {
 
 TEST(SelectSelectiveBackprop, HigherLossesAreKeptMoreOften) {
   // beta = 2: P(keep) = CDF^2, so the highest half of the losses make up most of the queue.
-  test::ReferenceSelectiveBackprop ref;
+  ref::SelectiveBackprop ref;
   ref.window = 64;
   ref.batch = 16;
   ref.beta = 2;
@@ -158,7 +151,7 @@ TEST(SelectInfoBatch, EpochPlanIsTheReference) {
   for (int64_t n : {1, 9, 200}) {
     for (double r : {0.0, 0.3, 0.5, 0.9}) {
       for (int64_t epoch : {0, 3}) {
-        std::vector<float> score = grid_losses(rng, n);
+        std::vector<float> score = test::grid_losses(rng, n);
         Tensor s = Tensor::from_vector(score, {n});
         Tensor low = Tensor::zeros({n}, DType::UInt8), n_low = Tensor::zeros({1}, DType::Int64);
         Tensor keys = Tensor::zeros({n}), weight = Tensor::zeros({n}), kept = Tensor::full({n}, -1, DType::Int64);
@@ -168,7 +161,7 @@ TEST(SelectInfoBatch, EpochPlanIsTheReference) {
         const int64_t k = n - lows + static_cast<int64_t>(keep_ratio * static_cast<double>(lows));
         infobatch_plan(low, 42, epoch, static_cast<float>(1.0 / keep_ratio), keys, weight);
         select_top_k(keys, k, kept);
-        test::ReferenceInfoBatchPlan ref = test::reference_infobatch_plan(score, 42, epoch, r);
+        ref::InfoBatchPlan ref = ref::infobatch_plan(score, 42, epoch, r);
         SCOPED_TRACE("n " + std::to_string(n) + " r " + std::to_string(r) + " epoch " + std::to_string(epoch));
         EXPECT_EQ(lows, ref.low);
         EXPECT_EQ(first(kept, k), ref.kept);

@@ -1,5 +1,5 @@
 // The selection methods inside the training loop, on a small net and synthetic clusters: each
-// trains exactly as a textbook loop built on the plain references (select_reference.h) trains,
+// trains exactly as a textbook loop built on the plain references (train/reference/select.h) trains,
 // weights bit for bit; each keeps standard training's step budget; a stopped run resumes to the
 // same files; the steps pass the capture audit and read nothing back (InfoBatch: one read per
 // epoch, between steps).
@@ -13,7 +13,7 @@
 #include "kernels/loss.h"
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
-#include "tests/train/select_reference.h"
+#include "train/reference/select.h"
 #include "tests/train/train_test_util.h"
 #include "tools/run_util.h"
 #include "train/checkpoint.h"
@@ -122,38 +122,51 @@ nlohmann::json work_of(const std::string& dir) {
   return nullptr;
 }
 
+// A whole run of `method` in a fresh folder next to a textbook loop on the same initial net,
+// which the test drives with the reference choices; the two nets must end equal.
+struct Compared {
+  std::string dir;
+  TrainConfig c;
+  TinyNet net{kDim, 16, kClasses, 0}, ref_net{kDim, 16, kClasses, 0};
+  Problem pb;
+  Textbook ref{ref_net};
+  TrainResult result;
+  std::vector<TraceRow> trace;
+  Compared(const std::string& method, int64_t epochs)
+      : dir(test::temp_dir("sel_" + method)), c(config(method, epochs)) {
+    result = run_in(dir, c, net);
+    trace = trace_of(dir);
+  }
+  ~Compared() { std::filesystem::remove_all(dir); }
+};
+
 }  // namespace
 
 TEST(SelectTrainer, RandomIsTheReferenceSchedule) {
-  std::string dir = test::temp_dir("sel_random");
-  TrainConfig c = config("random", 4);  // k = 6: a warm-up pass, then 6 passes of 6
-  TinyNet net(kDim, 16, kClasses, 0), ref_net(kDim, 16, kClasses, 0);
-  ASSERT_EQ(run_in(dir, c, net).steps, 4 * kB);
-  Problem pb;
-  Textbook ref(ref_net);
-  std::vector<TraceRow> trace = trace_of(dir);
+  Compared r("random", 4);  // k = 6: a warm-up pass, then 6 passes of 6
+  auto& trace = r.trace;
+  auto& pb = r.pb;
+  auto& ref = r.ref;
+  ASSERT_EQ(r.result.steps, 4 * kB);
   ASSERT_EQ(trace.size(), static_cast<size_t>(4 * kB));
   for (int64_t s = 0; s < 4 * kB; ++s) {
     int64_t id = s;
-    if (s >= kB) id = test::reference_random_pass(c.seed, 1 + (s - kB) / 6, kB, 6)[(s - kB) % 6];
+    if (s >= kB) id = ref::random_pass(r.c.seed, 1 + (s - kB) / 6, kB, 6)[(s - kB) % 6];
     ASSERT_EQ(trace[s].batch_id, id) << "step " << s + 1;
     auto [x, y] = pb.rows(pb.batch(id));
     std::vector<float> l = ref.train(x, y);
     EXPECT_FLOAT_EQ(trace[s].loss, static_cast<float>(mean(Tensor::from_vector(l, {kBatch})).item()));
   }
-  expect_same_weights(net, ref_net);
-  EXPECT_EQ(work_of(dir), (nlohmann::json{{"trained_samples", 4 * kB * kBatch}, {"scored_samples", 0}}));
-  std::filesystem::remove_all(dir);
+  expect_same_weights(r.net, r.ref_net);
+  EXPECT_EQ(work_of(r.dir), (nlohmann::json{{"trained_samples", 4 * kB * kBatch}, {"scored_samples", 0}}));
 }
 
 TEST(SelectTrainer, SampleTopkIsTheReferenceCut) {
-  std::string dir = test::temp_dir("sel_topk");
-  TrainConfig c = config("sample-topk", 4);
-  TinyNet net(kDim, 16, kClasses, 0), ref_net(kDim, 16, kClasses, 0);
-  ASSERT_EQ(run_in(dir, c, net).steps, 4 * kB);
-  Problem pb;
-  Textbook ref(ref_net);
-  std::vector<TraceRow> trace = trace_of(dir);
+  Compared r("sample-topk", 4);
+  auto& trace = r.trace;
+  auto& pb = r.pb;
+  auto& ref = r.ref;
+  ASSERT_EQ(r.result.steps, 4 * kB);
   for (int64_t s = 0; s < 4 * kB; ++s) {
     auto [x, y] = pb.rows(pb.batch(s % kB));
     ASSERT_EQ(trace[s].batch_id, s % kB);
@@ -162,32 +175,29 @@ TEST(SelectTrainer, SampleTopkIsTheReferenceCut) {
       continue;
     }
     std::vector<float> scores = ref.score(x, y);
-    std::vector<int64_t> kept = test::reference_highest(scores, 4);
+    std::vector<int64_t> kept = ref::hardest_samples(scores, 4);
     std::vector<int64_t> ids;
     for (int64_t j : kept) ids.push_back((s % kB) * kBatch + j);
     auto [xs, ys] = pb.rows(ids);
     ref.train(xs, ys);
     EXPECT_FLOAT_EQ(trace[s].loss, static_cast<float>(mean(Tensor::from_vector(scores, {kBatch})).item()));
   }
-  expect_same_weights(net, ref_net);
+  expect_same_weights(r.net, r.ref_net);
   // 24 subset steps of 4 trained and 8 scored samples, 24 whole batches.
-  EXPECT_EQ(work_of(dir), (nlohmann::json{{"trained_samples", 24 * 4 + 24 * 8}, {"scored_samples", 24 * 8}}));
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(work_of(r.dir), (nlohmann::json{{"trained_samples", 24 * 4 + 24 * 8}, {"scored_samples", 24 * 8}}));
 }
 
 TEST(SelectTrainer, SelectiveBackpropIsTheReferenceRule) {
-  std::string dir = test::temp_dir("sel_sb");
-  TrainConfig c = config("selective-backprop", 3);
-  TinyNet net(kDim, 16, kClasses, 0), ref_net(kDim, 16, kClasses, 0);
-  ASSERT_EQ(run_in(dir, c, net).steps, 3 * kB);
-  Problem pb;
-  Textbook ref(ref_net);
-  test::ReferenceSelectiveBackprop sb;
-  sb.window = c.window;
+  Compared r("selective-backprop", 3);
+  auto& trace = r.trace;
+  auto& pb = r.pb;
+  auto& ref = r.ref;
+  ASSERT_EQ(r.result.steps, 3 * kB);
+  ref::SelectiveBackprop sb;
+  sb.window = r.c.window;
   sb.batch = kBatch;
-  sb.beta = c.beta;
-  sb.seed = c.seed;
-  std::vector<TraceRow> trace = trace_of(dir);
+  sb.beta = r.c.beta;
+  sb.seed = r.c.seed;
   ASSERT_EQ(trace.size(), static_cast<size_t>(3 * kB));
   for (int64_t s = 0; s < 3 * kB; ++s) {
     while (sb.queue.size() < static_cast<size_t>(kBatch)) {
@@ -200,32 +210,30 @@ TEST(SelectTrainer, SelectiveBackpropIsTheReferenceRule) {
     EXPECT_EQ(trace[s].batch_id, -1);
     EXPECT_FLOAT_EQ(trace[s].loss, static_cast<float>(mean(Tensor::from_vector(l, {kBatch})).item()));
   }
-  expect_same_weights(net, ref_net);
+  expect_same_weights(r.net, r.ref_net);
   // beta 2 keeps about a third: roughly three scored batches per step.
   EXPECT_GT(sb.scored_batches, 2 * 3 * kB);
-  EXPECT_EQ(work_of(dir), (nlohmann::json{{"trained_samples", 3 * kB * kBatch},
-                                          {"scored_samples", sb.scored_batches * kBatch}}));
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(work_of(r.dir), (nlohmann::json{{"trained_samples", 3 * kB * kBatch},
+                                            {"scored_samples", sb.scored_batches * kBatch}}));
 }
 
 TEST(SelectTrainer, InfoBatchIsTheReferencePruning) {
-  std::string dir = test::temp_dir("sel_infobatch");
-  TrainConfig c = config("infobatch", 6);
-  TinyNet net(kDim, 16, kClasses, 0), ref_net(kDim, 16, kClasses, 0);
-  ASSERT_EQ(run_in(dir, c, net).steps, 6 * kB);
-  Problem pb;
-  Textbook ref(ref_net);
+  Compared r("infobatch", 6);
+  auto& trace = r.trace;
+  auto& pb = r.pb;
+  auto& ref = r.ref;
+  const TrainConfig& c = r.c;
+  ASSERT_EQ(r.result.steps, 6 * kB);
   std::vector<float> score(kTrain, 3.0f);
   std::vector<int64_t> epoch_steps;
   int64_t s = 0, epoch = 0, pruned_epochs = 0;
   const int64_t total = 6 * kB, prune_until = static_cast<int64_t>(0.75 * total);
-  std::vector<TraceRow> trace = trace_of(dir);
   while (s < total) {
     std::vector<int64_t> kept(kTrain);
     std::iota(kept.begin(), kept.end(), int64_t{0});
     std::vector<float> w(kTrain, 1.0f);
     if (s < prune_until) {
-      test::ReferenceInfoBatchPlan p = test::reference_infobatch_plan(score, c.seed, epoch, c.prune_ratio);
+      ref::InfoBatchPlan p = ref::infobatch_plan(score, c.seed, epoch, c.prune_ratio);
       if (static_cast<int64_t>(p.kept.size()) >= kBatch) kept = p.kept, w = p.weight;
       pruned_epochs += p.low > 0;
     }
@@ -243,7 +251,7 @@ TEST(SelectTrainer, InfoBatchIsTheReferencePruning) {
     }
     ++epoch;
   }
-  expect_same_weights(net, ref_net);
+  expect_same_weights(r.net, r.ref_net);
   // The first epoch (every score 3) and the annealed ones train on all 12 batches; the pruned
   // ones are shorter, so the 72 steps take more epochs than 6.
   EXPECT_EQ(epoch_steps.front(), kB);
@@ -252,10 +260,9 @@ TEST(SelectTrainer, InfoBatchIsTheReferencePruning) {
   EXPECT_LT(*std::min_element(epoch_steps.begin(), epoch_steps.end()), kB);
   // The checkpoint holds the scores the reference ended with.
   TinyNet probe(kDim, 16, kClasses, 0);
-  CheckpointState st = load_checkpoint(dir, probe);
+  CheckpointState st = load_checkpoint(r.dir, probe);
   for (auto& [name, t] : st.method)
     if (name == "score") EXPECT_EQ(t.to_vector<float>(), score);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SelectTrainer, EveryMethodResumesToTheUnbrokenRun) {
