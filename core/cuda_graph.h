@@ -31,6 +31,13 @@ class CudaGraph {
   // Records fn's work into the graph (nothing runs). Throws, leaving no graph, when fn does
   // something a graph cannot hold or allocates beyond what its warm-up left in the pool.
   void capture(const std::function<void()>& fn);
+  // Records a step with a device-side loop: before(); while (*flag != 0) body(); after(). Each
+  // part is captured on its own and the three are joined in one graph around a conditional WHILE
+  // node (CUDA 12.4+), whose condition a one-thread kernel sets from `flag` (an int32 in device
+  // memory that before() and body() keep current) after before() and after each body(). Nothing
+  // runs; replay() runs the loop on the device without the host. Throws as capture() does.
+  void capture_while(const std::function<void()>& before, const int32_t* flag, const std::function<void()>& body,
+                     const std::function<void()>& after);
   bool captured() const { return exec_ != nullptr; }
   // Queues the captured work on the device's stream (no host synchronisation).
   void replay();

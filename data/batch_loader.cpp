@@ -46,23 +46,7 @@ BatchLoader::BatchLoader(const Split& split, int64_t batch_size, int crop, Augme
 
 int64_t BatchLoader::num_batches() const { return split_.size() / batch_size_; }
 
-void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Tensor& labels, uint64_t aug_seed,
-                         uint64_t aug_offset) const {
-  const Device dev = split_.images.device();
-  const int64_t B = batch_size_;
-  DYBAT_CHECK(
-      batch_id.defined() && batch_id.dtype() == DType::Int64 && batch_id.numel() == 1 && batch_id.device() == dev,
-      "BatchLoader::gather: batch_id must be a one-element int64 tensor on ", dev.str(), ", got ",
-      batch_id.defined() ? batch_id.str() : std::string("an undefined tensor"));
-  DYBAT_CHECK(images.defined() && (images.dtype() == DType::Float32 || images.dtype() == DType::Float64) &&
-                  images.shape() == Shape({B, 3, crop_, crop_}) && images.is_contiguous() && images.device() == dev,
-              "BatchLoader::gather: images must be contiguous float32/float64 [", B, ", 3, ", crop_, ", ", crop_,
-              "] on ", dev.str(), ", got ", images.defined() ? images.str() : std::string("an undefined tensor"));
-  DYBAT_CHECK(labels.defined() && labels.dtype() == DType::Int64 && labels.shape() == Shape({B}) &&
-                  labels.is_contiguous() && labels.device() == dev,
-              "BatchLoader::gather: labels must be contiguous int64 [", B, "] on ", dev.str(), ", got ",
-              labels.defined() ? labels.str() : std::string("an undefined tensor"));
-
+GatherArgs BatchLoader::gather_args(uint64_t aug_seed, uint64_t aug_offset) const {
   GatherArgs a;
   a.images = split_.images.data<uint8_t>();
   a.labels = split_.labels.data<int64_t>();
@@ -70,9 +54,8 @@ void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Ten
   a.h = static_cast<int>(split_.images.size(2));
   a.w = static_cast<int>(split_.images.size(3));
   a.crop = crop_;
-  a.batch = B;
+  a.batch = batch_size_;
   a.num_batches = num_batches();
-  a.batch_id = batch_id.data<int64_t>();
   const int32_t* tables = resize_tables_.defined() ? resize_tables_.data<int32_t>() : nullptr;
   if (x_taps_ > 0) {
     a.x_start = tables;
@@ -90,6 +73,49 @@ void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Ten
   a.aug_flip = augment_.flip;
   a.seed = aug_seed;
   a.offset = aug_offset;
+  return a;
+}
+
+void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Tensor& labels, uint64_t aug_seed,
+                         uint64_t aug_offset) const {
+  const Device dev = split_.images.device();
+  const int64_t B = batch_size_;
+  DYBAT_CHECK(
+      batch_id.defined() && batch_id.dtype() == DType::Int64 && batch_id.numel() == 1 && batch_id.device() == dev,
+      "BatchLoader::gather: batch_id must be a one-element int64 tensor on ", dev.str(), ", got ",
+      batch_id.defined() ? batch_id.str() : std::string("an undefined tensor"));
+  DYBAT_CHECK(images.defined() && (images.dtype() == DType::Float32 || images.dtype() == DType::Float64) &&
+                  images.shape() == Shape({B, 3, crop_, crop_}) && images.is_contiguous() && images.device() == dev,
+              "BatchLoader::gather: images must be contiguous float32/float64 [", B, ", 3, ", crop_, ", ", crop_,
+              "] on ", dev.str(), ", got ", images.defined() ? images.str() : std::string("an undefined tensor"));
+  DYBAT_CHECK(labels.defined() && labels.dtype() == DType::Int64 && labels.shape() == Shape({B}) &&
+                  labels.is_contiguous() && labels.device() == dev,
+              "BatchLoader::gather: labels must be contiguous int64 [", B, "] on ", dev.str(), ", got ",
+              labels.defined() ? labels.str() : std::string("an undefined tensor"));
+
+  GatherArgs a = gather_args(aug_seed, aug_offset);
+  a.batch_id = batch_id.data<int64_t>();
+  DYBAT_DISPATCH_DEVICE(dev, gather, a, images, labels);
+}
+
+void BatchLoader::gather_samples(const Tensor& sample_ids, const Tensor& images, const Tensor& labels,
+                                 uint64_t aug_seed, uint64_t aug_offset) const {
+  const Device dev = split_.images.device();
+  DYBAT_CHECK(sample_ids.defined() && sample_ids.dtype() == DType::Int64 && sample_ids.dim() == 1 &&
+                  sample_ids.is_contiguous() && sample_ids.device() == dev,
+              "BatchLoader::gather_samples: sample_ids must be a contiguous int64 vector on ", dev.str(), ", got ",
+              sample_ids.defined() ? sample_ids.str() : std::string("an undefined tensor"));
+  const int64_t n = sample_ids.numel();
+  DYBAT_CHECK(n >= 1 && images.defined() && (images.dtype() == DType::Float32 || images.dtype() == DType::Float64) &&
+                  images.shape() == Shape({n, 3, crop_, crop_}) && images.is_contiguous() && images.device() == dev,
+              "BatchLoader::gather_samples: images must be contiguous float32/float64 [", n, ", 3, ", crop_, ", ",
+              crop_, "] on ", dev.str(), ", got ", images.defined() ? images.str() : std::string("an undefined tensor"));
+  DYBAT_CHECK(labels.defined() && labels.dtype() == DType::Int64 && labels.shape() == Shape({n}) &&
+                  labels.is_contiguous() && labels.device() == dev,
+              "BatchLoader::gather_samples: labels must be contiguous int64 [", n, "] on ", dev.str());
+  GatherArgs a = gather_args(aug_seed, aug_offset);
+  a.batch = n;
+  a.sample_ids = sample_ids.data<int64_t>();
   DYBAT_DISPATCH_DEVICE(dev, gather, a, images, labels);
 }
 

@@ -73,6 +73,8 @@ struct AugmentOptions {
 // Parses "--augment": "" or "none" (off), or a comma list of "crop" and "flip"; throws otherwise.
 AugmentOptions parse_augment(const std::string& text);
 
+struct GatherArgs;  // data/gather_math.h
+
 // Assembles normalised float batches from a split: batch i is samples [i*B, (i+1)*B)
 // (drop_last, fixed order). Resize to the crop (Pillow's bilinear, when the split is stored at
 // another size), scale to [0,1] and normalise with the ImageNet mean/std, exactly as torchvision.
@@ -101,8 +103,15 @@ class BatchLoader {
               uint64_t aug_offset = 0) const;
   // Allocates and fills batch `batch` (float32 images, int64 labels on the split's device).
   std::pair<Tensor, Tensor> batch(int64_t batch, uint64_t aug_seed = 0, uint64_t aug_offset = 0) const;
+  // images [n, 3, crop, crop] and labels [n] receive the samples sample_ids[0..n) (int64 indices
+  // into the split, on its device, read there), augmented as those samples are in a batch gather.
+  // The CPU backend throws for an index outside the split; the CUDA kernel writes NaN and -1.
+  void gather_samples(const Tensor& sample_ids, const Tensor& images, const Tensor& labels, uint64_t aug_seed = 0,
+                      uint64_t aug_offset = 0) const;
 
  private:
+  // The gather's pointers and sizes, without the batch id.
+  GatherArgs gather_args(uint64_t aug_seed, uint64_t aug_offset) const;
   Split split_;
   int64_t batch_size_;
   int crop_;

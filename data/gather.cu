@@ -11,10 +11,11 @@ namespace dybat::cuda {
 namespace {
 
 // One thread per output element (b, c, y, x); the thread of (c, y, x) = 0 also writes label b.
-// An out-of-range batch id cannot raise an error here: it yields NaN images and label -1.
+// An out-of-range batch id (or sample id) cannot raise an error here: it yields NaN images and
+// label -1.
 template <class T>
 __global__ void gather_kernel(GatherArgs a, T* out, int64_t* out_labels, int64_t total) {
-  const int64_t id = *a.batch_id;
+  const int64_t id = a.sample_ids ? 0 : *a.batch_id;
   const bool valid = id >= 0 && id < a.num_batches;
   const int64_t plane = static_cast<int64_t>(a.crop) * a.crop;
   DYBAT_CUDA_KERNEL_LOOP(i, total) {
@@ -23,12 +24,12 @@ __global__ void gather_kernel(GatherArgs a, T* out, int64_t* out_labels, int64_t
     const int c = static_cast<int>(bc % 3);
     const int64_t r = i % plane;
     const int y = static_cast<int>(r / a.crop), x = static_cast<int>(r % a.crop);
-    if (!valid) {
+    const int64_t sample = gather_sample(a, id, b);
+    if (!valid || sample < 0 || sample >= a.n) {
       out[i] = static_cast<T>(NAN);
       if (r == 0 && c == 0) out_labels[b] = -1;
       continue;
     }
-    const int64_t sample = id * a.batch + b;
     if (r == 0 && c == 0) out_labels[b] = a.labels[sample];
     out[i] = static_cast<T>(gather_value(a, sample, aug_draw(a, sample), c, y, x));
   }

@@ -1,7 +1,8 @@
 // Per-element math of the batch gather, written once for the CPU loop and the CUDA kernel (so the
 // tests of the CPU side check the formulas the GPU runs). C++17, no host-only calls.
 //
-// Output element (b, c, y, x) of a batch of size B comes from sample s = id * B + b:
+// Output element (b, c, y, x) of a batch of size B comes from sample s = id * B + b (or s =
+// sample_ids[b] for a gather by sample):
 //   augmentation (optional): flip x -> crop - 1 - x, then shift by the crop offsets (dy - 4, dx - 4);
 //   outside the crop-sized image the padded value 0 is used;
 //   pixel: the stored pixel when the split is stored at the crop size, else Pillow's two-pass
@@ -30,6 +31,7 @@ struct GatherArgs {
   int64_t batch = 0;  // B
   int64_t num_batches = 0;
   const int64_t* batch_id = nullptr;  // one element
+  const int64_t* sample_ids = nullptr;  // [batch]: when set, output row b is sample sample_ids[b] (no batch id)
   // Resize tables (null when that axis is stored at the crop size): start[crop], k[crop, taps].
   const int32_t* x_start = nullptr;
   const int32_t* x_k = nullptr;
@@ -41,6 +43,11 @@ struct GatherArgs {
   bool aug_crop = false, aug_flip = false;
   uint64_t seed = 0, offset = 0;
 };
+
+// The split's sample behind output row b: sample_ids[b] when given, else row b of batch `id`.
+DYBAT_HD int64_t gather_sample(const GatherArgs& a, int64_t id, int64_t b) {
+  return a.sample_ids ? a.sample_ids[b] : id * a.batch + b;
+}
 
 struct AugDraw {
   int dy = kAugPad, dx = kAugPad;  // crop offsets in the padded image (kAugPad = no shift)

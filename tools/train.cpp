@@ -20,6 +20,7 @@
 #include "train/checkpoint.h"
 #include "train/files.h"
 #include "train/preflight.h"
+#include "train/select_method.h"
 #include "train/setup.h"
 #include "train/step.h"
 #include "train/trainer.h"
@@ -157,7 +158,9 @@ int run(int argc, char** argv) {
   if (parse_augment(cfg.augment).any()) trainer.evaluate_train_on(train_plain);
   const SchedulePlan& plan = trainer.plan();
   // Room for two checkpoints and the text logs (a trace row is under 40 bytes), before any step.
-  check_free_space(log->dir(), checkpoint_bytes(*model, plan.num_batches, cfg.momentum > 0),
+  check_free_space(log->dir(),
+                   checkpoint_bytes(*model, plan.num_batches, cfg.momentum > 0) +
+                       select_state_bytes(cfg, ds.train.size()),
                    static_cast<uint64_t>(plan.total_steps) * 40 + (1 << 20), resuming ? "--resume" : "--out");
 
   nlohmann::json config = config_to_json(cfg);
@@ -190,13 +193,17 @@ int run(int argc, char** argv) {
 
   std::fprintf(stderr,
                "dybat train: %s (%.2fM parameters) on %s: %lld train / %lld test images, %d classes, crop %d\n"
-               "  %s: k = %lld of b = %lld batches per pass, %lld steps (%lld epochs), evaluation every %lld steps\n"
+               "  %s: %s, %lld steps (%lld epochs), evaluation every %lld steps\n"
                "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s%s, BN in evaluation: %s\n"
                "  run folder: %s%s\n",
                net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
                static_cast<long long>(ds.train.size()), static_cast<long long>(ds.test.size()), classes, cfg.crop,
-               cfg.delta < 1.0 ? tools::fmt("DyBAT delta %g", cfg.delta).c_str() : "standard training (delta 1)",
-               static_cast<long long>(plan.k), static_cast<long long>(plan.num_batches),
+               select_method_text(cfg).c_str(),
+               (select_uses_delta(cfg.select)
+                    ? tools::fmt("k = %lld of b = %lld batches per pass", static_cast<long long>(plan.k),
+                                 static_cast<long long>(plan.num_batches))
+                    : tools::fmt("b = %lld batches per epoch", static_cast<long long>(plan.num_batches)))
+                   .c_str(),
                static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
                static_cast<long long>(trainer.eval_every()), static_cast<long long>(cfg.batch_size), cfg.lr,
                cfg.lr_schedule.c_str(), cfg.momentum, static_cast<unsigned long long>(cfg.seed), device.str().c_str(),

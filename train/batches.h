@@ -25,6 +25,10 @@ class BatchSource {
   // inputs (input_shape(), input_dtype()) and labels (int64 [B]) receive batch batch_id[0]
   // (a one-element int64 tensor on device(), read there).
   virtual void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const = 0;
+  // inputs [n, ...] and labels [n] receive the samples sample_ids[0..n) (int64 indices into the
+  // whole split, on device(), read there), for the methods that train samples from anywhere in the
+  // split. The default throws: a source that cannot gather single samples.
+  virtual void gather_samples(const Tensor& sample_ids, const Tensor& inputs, const Tensor& labels) const;
   // Called by the training loop before each step's gather (step counts from 0): sources that
   // augment draw that step's random stream from it, so a resumed run augments identically.
   virtual void set_step(int64_t step) { (void)step; }
@@ -45,6 +49,7 @@ class LoaderBatches : public BatchSource {
   DType input_dtype() const override { return DType::Float32; }
   Device device() const override { return device_; }
   void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
+  void gather_samples(const Tensor& sample_ids, const Tensor& inputs, const Tensor& labels) const override;
   void set_step(int64_t step) override { step_ = step; }
   bool step_dependent() const override { return augments_; }
 
@@ -68,6 +73,7 @@ class TensorBatches : public BatchSource {
   DType input_dtype() const override { return inputs_.dtype(); }
   Device device() const override { return inputs_.device(); }
   void gather(const Tensor& batch_id, const Tensor& inputs, const Tensor& labels) const override;
+  void gather_samples(const Tensor& sample_ids, const Tensor& inputs, const Tensor& labels) const override;
 
  private:
   Tensor inputs_, labels_;
@@ -81,5 +87,9 @@ Tensor batch_ids(int64_t n, Device device);
 // Kernel level: out = rows [id * B, (id + 1) * B) of src along dim 0 (B = out.size(0)), with
 // id = batch_id[0] read on the device. src and out contiguous, same dtype and device.
 void gather_batch(const Tensor& src, const Tensor& batch_id, const Tensor& out);
+// Kernel level: out[j] = src[index[j]] along dim 0 for j < out.size(0) = index.numel() (int64,
+// read on the device). src and out contiguous, same dtype and device. The CPU throws for an index
+// outside [0, src.size(0)); the CUDA kernel leaves that row as it was.
+void gather_by_index(const Tensor& src, const Tensor& index, const Tensor& out);
 
 }  // namespace dybat

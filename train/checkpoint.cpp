@@ -210,6 +210,7 @@ void save_checkpoint(const std::string& dir, const Module& model, const Checkpoi
   std::vector<uint8_t> model_bytes = serialize_checked(model.state_dict(), {{"format", "pt"}, {"step", step}});
   NamedTensors tensors = {{"score", st.score}, {"order", st.order}};
   for (auto& [name, t] : st.momentum) tensors.emplace_back("momentum." + name, t);
+  for (auto& [name, t] : st.method) tensors.emplace_back("select." + name, t);
   char elapsed[64];
   std::snprintf(elapsed, sizeof elapsed, "%.17g", st.elapsed_s);
   Metadata m = {{"step", step},
@@ -221,6 +222,7 @@ void save_checkpoint(const std::string& dir, const Module& model, const Checkpoi
                 {"backend", st.backend},
                 {"cudnn_algorithms", st.cudnn_algorithms},
                 {"version", kDybatVersion}};
+  if (!st.select_work.empty()) m.emplace_back("select_work", st.select_work);
   write_pair(dir, model_bytes, serialize_checked(tensors, m));
 }
 
@@ -240,7 +242,11 @@ CheckpointState load_checkpoint(const std::string& dir, Module& model) {
   st.elapsed_s = meta_double(c.metadata, "elapsed_s", state_path);
   st.backend = meta(c.metadata, "backend", state_path);
   for (auto& [k, v] : c.metadata)
-    if (k == "cudnn_algorithms") st.cudnn_algorithms = v;  // optional: older checkpoints lack it
+    if (k == "cudnn_algorithms") {
+      st.cudnn_algorithms = v;  // optional: older checkpoints lack it
+    } else if (k == "select_work") {
+      st.select_work = v;
+    }
   for (auto& [name, t] : c.tensors) {
     if (name == "score") {
       st.score = t;
@@ -248,6 +254,8 @@ CheckpointState load_checkpoint(const std::string& dir, Module& model) {
       st.order = t;
     } else if (name.rfind("momentum.", 0) == 0) {
       st.momentum.emplace_back(name.substr(9), t);
+    } else if (name.rfind("select.", 0) == 0) {
+      st.method.emplace_back(name.substr(7), t);
     } else {
       DYBAT_FAIL("'", state_path, "': unexpected tensor '", name, "'");
     }

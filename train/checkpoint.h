@@ -5,6 +5,8 @@
 // ids), "momentum.<parameter name>" (SGD buffers), and metadata: step, pass, position, seed,
 // generator_offset, elapsed_s, backend (TF32 and deterministic-algorithm settings), version, and
 // cudnn_algorithms (the cuDNN algorithms chosen, kernels/conv2d.h text form; absent in older files).
+// A selection method other than dybat adds its state as "select.<name>" tensors and its work as
+// metadata select_work (both absent otherwise).
 // Both files carry their step in the metadata, and a checksum: "crc32", the CRC-32 of the whole
 // file taken with those 8 hex digits read as "00000000" (so header and data are covered). A file
 // that is cut short, fails to parse or whose checksum differs is rejected naming the file; a
@@ -40,6 +42,11 @@ struct CheckpointState {
   double elapsed_s = 0;
   std::string backend;
   std::string cudnn_algorithms;  // conv2d_algorithms_to_text(...); "" when none were chosen
+  // The selection method's own state (train/select_method.h), stored as "select.<name>" tensors,
+  // and its work so far (a JSON object, metadata "select_work"); both empty for dybat, whose
+  // state is score and order alone.
+  NamedTensors method;
+  std::string select_work;
 };
 
 void save_checkpoint(const std::string& dir, const Module& model, const CheckpointState& state);

@@ -65,6 +65,33 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
+// The method settings: ranges, and a value other than the default only for the method it belongs to.
+void validate_select_settings(const TrainConfig& c) {
+  const TrainConfig d;
+  DYBAT_CHECK(std::isfinite(c.keep) && c.keep > 0.0 && c.keep <= 1.0, "--keep must be in (0, 1], got ", c.keep);
+  DYBAT_CHECK(std::isfinite(c.keep_start) && std::isfinite(c.keep_end) && c.keep_start >= 0.0 &&
+                  c.keep_start <= c.keep_end && c.keep_end <= 1.0,
+              "--keep-start and --keep-end must satisfy 0 <= start <= end <= 1, got ", c.keep_start, " and ",
+              c.keep_end);
+  DYBAT_CHECK(std::isfinite(c.beta) && c.beta >= 0.0 && c.beta <= 64.0, "--beta must be in [0, 64], got ", c.beta);
+  DYBAT_CHECK(c.window >= 1 && c.window <= (int64_t{1} << 20), "--window must be in [1, 1048576], got ", c.window);
+  DYBAT_CHECK(std::isfinite(c.prune_ratio) && c.prune_ratio >= 0.0 && c.prune_ratio <= 0.9,
+              "--prune-ratio must be in [0, 0.9] (InfoBatch keeps at least a tenth), got ", c.prune_ratio);
+  DYBAT_CHECK(std::isfinite(c.anneal) && c.anneal >= 0.0 && c.anneal <= 1.0, "--anneal must be in [0, 1], got ",
+              c.anneal);
+  const std::pair<const char*, bool> changed[] = {
+      {"keep", c.keep != d.keep},       {"keep-start", c.keep_start != d.keep_start},
+      {"keep-end", c.keep_end != d.keep_end}, {"beta", c.beta != d.beta},
+      {"window", c.window != d.window}, {"prune-ratio", c.prune_ratio != d.prune_ratio},
+      {"anneal", c.anneal != d.anneal}, {"delta", c.delta != d.delta},
+      {"zeta", c.zeta != d.zeta}};
+  for (const auto& [flag, differs] : changed)
+    DYBAT_CHECK(!differs || select_flag_applies(flag, c.select), "--", flag, " does not apply to --select ", c.select,
+                std::string(flag) == "delta" || std::string(flag) == "zeta"
+                    ? " (it selects samples, not batches, and trains every step on --delta 1's schedule)"
+                    : " (it is a setting of another method)");
+}
+
 }  // namespace
 
 std::vector<std::string> select_method_names() {
@@ -75,11 +102,23 @@ bool is_select_method(const std::string& name) {
   return std::find(std::begin(kSelectMethods), std::end(kSelectMethods), name) != std::end(kSelectMethods);
 }
 
+bool select_uses_delta(const std::string& method) { return method == "dybat" || method == "random"; }
+
+bool select_flag_applies(const std::string& flag, const std::string& method) {
+  for (const SelectFlag& f : kSelectFlags) {
+    if (flag != f.flag) continue;
+    const std::string list = std::string(",") + f.method + ",";
+    return list.find("," + method + ",") != std::string::npos;
+  }
+  return true;
+}
+
 #define DYBAT_CONFIG_FIELDS(X)                                                                                  \
   X(net) X(delta) X(select) X(dataset) X(data) X(labels) X(order) X(permute) X(augment) X(cache_dir) X(crop) X(classes) X(epochs) X(batch_size) X(lr) X(momentum) X(weight_decay) \
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
-  X(conv_algo) X(cuda_graph) X(precision)
+  X(conv_algo) X(cuda_graph) X(precision) X(keep) X(keep_start) X(keep_end) X(beta) X(window) X(prune_ratio)      \
+  X(anneal)
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -201,6 +240,20 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
                  "them (ignored on the CPU)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  app.add_option("--keep", c.keep, "sample-topk: the fraction of each batch kept (highest losses), in (0, 1]")
+      ->capture_default_str();
+  app.add_option("--keep-start", c.keep_start, "sample-topk: applies from this fraction of the steps")
+      ->capture_default_str();
+  app.add_option("--keep-end", c.keep_end, "sample-topk: applies until this fraction of the steps")
+      ->capture_default_str();
+  app.add_option("--beta", c.beta, "selective-backprop: keep a sample with probability CDF(loss)^beta")
+      ->capture_default_str();
+  app.add_option("--window", c.window, "selective-backprop: the recent losses the CDF is taken over")
+      ->capture_default_str();
+  app.add_option("--prune-ratio", c.prune_ratio, "infobatch: the fraction r of the low-score samples pruned, in [0, 0.9]")
+      ->capture_default_str();
+  app.add_option("--anneal", c.anneal, "infobatch: the last fraction of the steps trains on the full data")
+      ->capture_default_str();
 
   std::vector<std::string> args = rewrite_single_dash(raw_args);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
@@ -296,6 +349,7 @@ void validate_config(const TrainConfig& c) {
               "'");
   DYBAT_CHECK(!(c.precision == "bf16" && c.dtype != "float32"), "--precision bf16 keeps float32 master weights; use "
               "it with --dtype float32");
+  validate_select_settings(c);
 }
 
 void apply_backend_config(const TrainConfig& c) {

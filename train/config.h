@@ -16,10 +16,28 @@ namespace dybat {
 inline constexpr const char* kDybatVersion = "0.1.0";
 
 // The selection methods by name (--select): what decides which batches or samples a step trains
-// on. The first is the default. train and tools/sweep both validate names against this list.
-inline constexpr const char* kSelectMethods[] = {"dybat"};
+// on. The first is the default. train and tools/sweep both validate names against this list
+// (train/select_method.h says what each one selects).
+inline constexpr const char* kSelectMethods[] = {"dybat", "random", "sample-topk", "selective-backprop",
+                                                 "infobatch"};
 std::vector<std::string> select_method_names();
 bool is_select_method(const std::string& name);
+// True for the methods that choose whole batches by --delta (dybat, random); the others choose
+// samples and train with delta 1.
+bool select_uses_delta(const std::string& method);
+// The settings that belong to one method (long option names): each applies to that method only.
+struct SelectFlag {
+  const char* flag;
+  const char* method;
+};
+inline constexpr SelectFlag kSelectFlags[] = {{"keep", "sample-topk"},        {"keep-start", "sample-topk"},
+                                              {"keep-end", "sample-topk"},    {"beta", "selective-backprop"},
+                                              {"window", "selective-backprop"}, {"prune-ratio", "infobatch"},
+                                              {"anneal", "infobatch"},        {"delta", "dybat,random"},
+                                              {"zeta", "dybat,random"}};
+// True when option `flag` (long name, no dashes) means something to `method`: every option that
+// is not in kSelectFlags applies to all methods.
+bool select_flag_applies(const std::string& flag, const std::string& method);
 
 struct TrainConfig {
   std::string net;                 // a registry name (canonicalised when the net is built)
@@ -61,6 +79,14 @@ struct TrainConfig {
   std::string conv_algo = "heuristic";  // cuDNN algorithm choice: heuristic or measure (core/settings.h)
   std::string cuda_graph = "on";   // on: a CUDA device runs each step as one captured graph (CPU: ignored)
   std::string precision = "fp32";  // fp32, or bf16: mixed precision on CUDA (layers/precision.h)
+  // Selection-method settings (train/select_method.h), each for one method (kSelectFlags).
+  double keep = 0.5;               // sample-topk: the fraction of each batch that trains
+  double keep_start = 0.0;         // sample-topk: it applies to steps in [start, end) * total steps
+  double keep_end = 1.0;
+  double beta = 1.0;               // selective-backprop: keep with probability CDF(loss)^beta
+  int64_t window = 1024;           // selective-backprop: the recent losses the CDF is taken over
+  double prune_ratio = 0.5;        // infobatch: r, the fraction of the low-score samples pruned
+  double anneal = 0.125;           // infobatch: the last fraction of the steps trains on all data
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);

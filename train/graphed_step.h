@@ -19,6 +19,7 @@
 
 #include "core/cuda_graph.h"
 #include "core/device.h"
+#include "core/tensor.h"
 
 namespace dybat {
 
@@ -29,6 +30,16 @@ class GraphedStep {
   GraphedStep(Device device, Mode mode, std::string name);
   ~GraphedStep();
   void run(const std::function<void()>& step);
+  // A step with a device-side loop: before(); while (flag[0] != 0) body(); after(), where `flag`
+  // is an int32 [1] tensor on the device that before() and body() keep current (1: loop again).
+  // Graph mode captures it once as a graph with a conditional WHILE node (CudaGraph::capture_while)
+  // and replays it: the device runs the loop, the host reads nothing. Eager and Audit modes run
+  // the loop on the host: on the CPU the flag is read where it lies (the CPU backend's device
+  // memory is host memory, so this is the twin of the device-side condition, not a transfer); a
+  // CUDA device without graphs reads the flag back once per iteration (a 4-byte copy and a sync).
+  // The warm-up calls run the loop eagerly the same way.
+  void run_while(const Tensor& flag, const std::function<void()>& before, const std::function<void()>& body,
+                 const std::function<void()>& after);
   Mode mode() const { return mode_; }
   int64_t calls() const { return calls_; }
   // True once the step has been captured (Graph mode) or audited (Audit mode).

@@ -15,4 +15,8 @@ void LoaderBatches::gather(const Tensor& batch_id, const Tensor& inputs, const T
   loader_.gather(batch_id, inputs, labels, seed_, static_cast<uint64_t>(step_));
 }
 
+void LoaderBatches::gather_samples(const Tensor& sample_ids, const Tensor& inputs, const Tensor& labels) const {
+  loader_.gather_samples(sample_ids, inputs, labels, seed_, static_cast<uint64_t>(step_));
+}
+
 }  // namespace dybat

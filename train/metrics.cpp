@@ -29,12 +29,13 @@ void metrics_accumulate(const Tensor& logits, const Tensor& labels, const Tensor
 
 MetricsAccumulator::MetricsAccumulator(Device device, int64_t num_classes)
     : top_k_(std::min<int64_t>(5, num_classes)), acc_(Tensor::zeros({5}, DType::Float64, device)) {
-  DYBAT_CHECK(num_classes >= 1, "metrics: need at least one class, got ", num_classes);
+  DYBAT_CHECK(num_classes >= 0, "metrics: need at least one class, got ", num_classes);
 }
 
 void MetricsAccumulator::reset() { acc_.zero_(); }
 
 void MetricsAccumulator::add(const Tensor& logits, const Tensor& labels, const Tensor& losses) {
+  if (top_k_ == 0 && logits.dim() == 2) top_k_ = std::min<int64_t>(5, logits.size(1));
   metrics_accumulate(logits, labels, losses, top_k_, acc_);
 }
 

@@ -34,7 +34,8 @@ void metrics_accumulate(const Tensor& logits, const Tensor& labels, const Tensor
 // Sums of per-batch values kept on the device; result() is the only host read.
 class MetricsAccumulator {
  public:
-  MetricsAccumulator(Device device, int64_t num_classes);
+  // num_classes 0: taken from the logits of the first add (top-5, or top-k with fewer classes).
+  explicit MetricsAccumulator(Device device, int64_t num_classes = 0);
   void reset();
   void add(const Tensor& logits, const Tensor& labels, const Tensor& losses);
   SplitMetrics result() const;

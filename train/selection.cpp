@@ -7,6 +7,7 @@
 #include "core/dispatch.h"
 #include "train/backend.h"
 #include "train/batches.h"
+#include "train/select_common.h"
 
 namespace dybat {
 
@@ -142,6 +143,15 @@ Tensor SelectionState::choose_batch() {
 
 void SelectionState::record(const Tensor& losses, const Tensor& batch_id) {
   record_step_loss(losses, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
+}
+
+Tensor SelectionState::choose_batch_by(const Tensor& keys) {
+  begin_schedule_step(keys, plan_.k, order_, counters_, chosen_);
+  return counters_.slice(2, 3);
+}
+
+void SelectionState::record_samples(const Tensor& losses) {
+  record_sample_loss(losses, counters_, trace_ids_, trace_loss_, bad_step_);
 }
 
 void SelectionState::step_done() {

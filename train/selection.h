@@ -119,6 +119,12 @@ class SelectionState {
   // record(losses, id, step) = record + step_done.
   Tensor choose_batch(int64_t step);
   void record(const Tensor& losses, const Tensor& batch_id, int64_t step);
+  // choose_batch() with the selection passes ranked by `keys` (float32 [b], device) instead of the
+  // scores: the random control fills keys with random numbers at each pass's first step.
+  Tensor choose_batch_by(const Tensor& keys);
+  // record() for a step that trains samples from anywhere in the split rather than one batch:
+  // the trace row's batch id is -1 and no score changes (train/select_common.h).
+  void record_samples(const Tensor& losses);
   // The step (from 0) the device is at: between choose_batch() and record(), the running step.
   Tensor step_counter() const { return counters_.slice(0, 1); }
 

@@ -13,8 +13,9 @@ TrainStep::TrainStep(Module& net, const SgdOptions& options, int64_t batch, DTyp
 }
 
 Tensor TrainStep::forward(const Tensor& x, const Tensor& y) {
-  DYBAT_CHECK(x.dim() >= 1 && x.size(0) == batch_ && y.numel() == batch_, "training step: expected a batch of ",
-              batch_, " inputs and labels, got ", shape_str(x.shape()), " and ", shape_str(y.shape()));
+  DYBAT_CHECK(x.dim() >= 1 && x.size(0) >= 1 && x.size(0) <= batch_ && y.numel() == x.size(0),
+              "training step: expected a batch of ", batch_, " (or a subset of it) inputs and labels, got ",
+              shape_str(x.shape()), " and ", shape_str(y.shape()));
   Tensor logits = net_(x.dtype() == dtype_ ? x : x.to(dtype_));
   return cross_entropy(logits, y);
 }
@@ -22,6 +23,14 @@ Tensor TrainStep::forward(const Tensor& x, const Tensor& y) {
 void TrainStep::update(const Tensor& losses, const Tensor& lr) {
   sgd_.zero_grad();
   losses.backward(dmean_);
+  sgd_.step(lr);
+}
+
+void TrainStep::update(const Tensor& losses, const Tensor& lr, const Tensor& dloss) {
+  DYBAT_CHECK(dloss.shape() == losses.shape() && dloss.dtype() == losses.dtype(), "training step: dloss ",
+              dloss.str(), " must match the losses ", losses.str());
+  sgd_.zero_grad();
+  losses.backward(dloss);
   sgd_.step(lr);
 }
 

@@ -27,10 +27,15 @@ class TrainStep {
   TrainStep(Module& net, const SgdOptions& options, int64_t batch, DType dtype, Device device);
 
   // x [B, ...] (inputs), y [B] int64 labels -> per-sample losses [B], still attached to the graph.
+  // A subset step passes n <= B samples (x [n, ...], y [n]) and gets [n] losses.
   Tensor forward(const Tensor& x, const Tensor& y);
-  // Zeroes the gradients, backpropagates the mean of `losses` (from forward) and updates the
+  // Zeroes the gradients, backpropagates the mean of `losses` (from forward, [B]) and updates the
   // parameters with the rate in `lr` (one float64 element on the device).
   void update(const Tensor& losses, const Tensor& lr);
+  // The same with the per-sample weights of the backward given: dloss [n] = d objective / d
+  // losses[i], of the losses' dtype, in place of the constant 1 / B (a subset's own mean: 1 / n;
+  // InfoBatch's rescaled mean: w_i / B).
+  void update(const Tensor& losses, const Tensor& lr, const Tensor& dloss);
   // forward then update; returns the per-sample losses, detached.
   Tensor run(const Tensor& x, const Tensor& y, const Tensor& lr);
 

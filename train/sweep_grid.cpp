@@ -129,8 +129,28 @@ TrainConfig cell_config(const std::vector<std::string>& args, const std::string&
   return c;
 }
 
+// The sweep's train flags without the method settings that do not apply to `method` (--keep
+// goes to sample-topk runs only, --zeta to dybat and random runs, ...).
+std::vector<std::string> flags_for(const std::vector<std::string>& train_args, const std::string& method) {
+  const std::vector<std::string> spelled = rewrite_single_dash(train_args);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < spelled.size(); ++i) {
+    const std::string& t = spelled[i];
+    if (t.rfind("--", 0) == 0) {
+      const size_t eq = t.find('=');
+      const std::string name = t.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (!select_flag_applies(name, method)) {
+        if (eq == std::string::npos) ++i;  // and its value
+        continue;
+      }
+    }
+    out.push_back(train_args[i]);
+  }
+  return out;
+}
+
 std::vector<std::string> cell_args(const std::vector<std::string>& train_args, const SweepCell& c) {
-  std::vector<std::string> a = train_args;
+  std::vector<std::string> a = flags_for(train_args, c.select);
   a.insert(a.end(),
            {"--net", c.net, "--select", c.select, "--delta", exact_number(c.delta), "--seed", std::to_string(c.seed)});
   return a;
@@ -236,9 +256,18 @@ SweepGrid make_grid(const SweepSpec& spec) {
     std::vector<double> deltas;
     for (const std::string& d : dt) deltas.push_back(parse_delta(d));
     check_unique("--delta", deltas, dt);
+    // Methods that choose samples train with delta 1 whatever the list; random at delta 1 trains
+    // every batch of every pass, which is dybat's delta 1 baseline step for step: not run twice.
+    for (const std::string& select : selects) {
+      bool any = !select_uses_delta(select) || select != "random";
+      for (double delta : deltas) any = any || delta < 1.0;
+      DYBAT_CHECK(any, "--select random needs a --delta below 1 (at delta 1 it trains every batch in order: ",
+                  "the dybat delta 1 baseline)");
+    }
     for (uint64_t seed : seeds)
       for (const std::string& select : selects)
-        for (double delta : deltas) {
+        for (double delta : select_uses_delta(select) ? deltas : std::vector<double>{1.0}) {
+          if (select == "random" && delta == 1.0) continue;
           SweepCell c;
           c.net = net;
           c.select = select;

@@ -8,6 +8,11 @@
 // own parser and checks it with train's validate_config, so a flag train would reject stops the
 // sweep before anything runs.
 //
+// Methods: dybat and random take every delta of the list (random only those below 1: at delta 1
+// it is dybat's delta 1 run); the methods that choose samples (sample-topk, selective-backprop,
+// infobatch) get one cell per net and seed, at delta 1. A method's own settings (--keep, --beta,
+// ...; config.h's kSelectFlags) go to the cells of that method only.
+//
 // OUT/sweep.json is the sweep's state: the command, the effective train flags and the cells. It is
 // written atomically (a temporary file with a name of its own, then a rename), so several ranks of
 // one sweep may write it at once. Which runs are finished is read from the run folders themselves

@@ -145,16 +145,20 @@ std::string render_markdown(const nlohmann::json& r) {
 
   md +=
       "## Results by equal steps\n\nEvery setting of a net trains the same number of steps (epochs × batches per "
-      "epoch), as in the paper. Final: the last evaluation; best: the highest test top-1 of any evaluation.\n\n";
+      "epoch; a step is one optimizer update), as in the paper. Final: the last evaluation; best: the highest test "
+      "top-1 of any evaluation. Trained: samples through a training forward and backward; scored: samples through a "
+      "no-grad scoring forward only (the selection's extra compute); both in epochs of the training split.\n\n";
   md +=
-      "| net | params (M) | GFLOPs | method | delta | steps | final top-1 | best top-1 | top-5 | AUROC | n | runs |\n";
-  md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "| net | params (M) | GFLOPs | method | delta | steps | trained (ep) | scored (ep) | final top-1 | best top-1 | "
+      "top-5 | AUROC | n | runs |\n";
+  md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& s : r["settings"]) {
     const nlohmann::json& n = net_of(r, s["net"]);
     md += "| " + s["net"].get<std::string>() + " | " +
           (has(n.value("params", nlohmann::json())) ? fmt("%.2f", n["params"].get<double>() / 1e6) : "—") + " | " +
           number(n.value("gflops", nlohmann::json()), "%.3f") + " | " + s["select"].get<std::string>() + " | " +
-          delta_text(s) + " | " + std::to_string(s["steps"].get<int64_t>()) + " | " + ms(s["final_top1"], 2) + " | " +
+          delta_text(s) + " | " + std::to_string(s["steps"].get<int64_t>()) + " | " + ms(s["trained_epochs"], 2) +
+          " | " + ms(s["scored_epochs"], 2) + " | " + ms(s["final_top1"], 2) + " | " +
           ms(s["best_top1"], 2) + " | " + ms(s["top5"], 2) + " | " + ms(s["auroc"], 4) + " | " +
           std::to_string(s["final_top1"]["n"].get<int>()) + " | " + runs_text(s) + " |\n";
   }
@@ -188,13 +192,15 @@ std::string render_markdown(const nlohmann::json& r) {
   md +=
       "\n## Results by equal wall time\n\nT: the mean wall time of the net's fastest setting. Each run's test "
       "top-1 at T is interpolated linearly between its evaluations (elapsed_s); — where a run had no "
-      "evaluation by T (its first one includes the start-up); vs baseline in points.\n\n";
-  md += "| net | T | method | delta | top-1 at T | vs baseline |\n|---|---|---|---|---|---|\n";
+      "evaluation by T (its first one includes the start-up); epochs at T: how far it had trained by then (steps / "
+      "batches per epoch); vs baseline in points.\n\n";
+  md += "| net | T | method | delta | epochs at T | top-1 at T | vs baseline |\n|---|---|---|---|---|---|---|\n";
   for (const auto& s : r["settings"]) {
     const nlohmann::json& n = net_of(r, s["net"]);
     md += "| " + s["net"].get<std::string>() + " | " +
           duration(has(n["equal_time_s"]) ? n["equal_time_s"].get<double>() : NAN) + " | " +
-          s["select"].get<std::string>() + " | " + delta_text(s) + " | " + ms(s["equal_time_top1"], 2) + " | " +
+          s["select"].get<std::string>() + " | " + delta_text(s) + " | " + ms(s["equal_time_epoch"], 2) + " | " +
+          ms(s["equal_time_top1"], 2) + " | " +
           number(s["equal_time_vs_baseline"], "%+.2f") + " |\n";
   }
 

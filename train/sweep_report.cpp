@@ -35,9 +35,31 @@ struct Run {
   nlohmann::json config;                     // config.json (null when not started)
   std::vector<double> epoch, top1, elapsed;  // the metrics rows (done runs only)
   nlohmann::json row;                        // the last row
-  double epochs_to_target = kNaN, equal_time_top1 = kNaN;
+  double trained_epochs = kNaN, scored_epochs = kNaN;  // the work, in epochs of the training split
+  double epochs_to_target = kNaN, equal_time_top1 = kNaN, equal_time_epoch = kNaN;
   bool done() const { return status.state == RunState::Done && !epoch.empty(); }
 };
+
+// A done run's work: the samples its steps trained (forward and backward) and those it only
+// scored (no-grad forwards), from the checkpoint's select_work; a run without it (dybat) trained
+// one batch per step. In epochs of the training split.
+void read_work(Run& r) {
+  const nlohmann::json& res = r.config.is_object() && r.config.contains("resolved") ? r.config["resolved"]
+                                                                                     : nlohmann::json::object();
+  const double samples = get(res, "train_samples");
+  if (!(samples > 0)) return;
+  double trained = static_cast<double>(r.status.step) * r.cell->config.batch_size, scored = 0;
+  const nlohmann::json m = checkpoint_metadata((std::filesystem::path(r.dir) / "state.safetensors").string());
+  if (m.contains("select_work") && m["select_work"].is_string()) {
+    const nlohmann::json w = nlohmann::json::parse(m["select_work"].get<std::string>(), nullptr, false);
+    if (w.is_object()) {
+      trained = get(w, "trained_samples");
+      scored = get(w, "scored_samples");
+    }
+  }
+  r.trained_epochs = trained / samples;
+  r.scored_epochs = scored / samples;
+}
 
 Run read_run(const SweepGrid& g, const SweepCell& cell) {
   Run r;
@@ -53,6 +75,7 @@ Run read_run(const SweepGrid& g, const SweepCell& cell) {
     r.elapsed.push_back(get(row, "elapsed_s"));
     r.row = row;
   }
+  read_work(r);
   return r;
 }
 
@@ -123,6 +146,9 @@ nlohmann::json run_json(const Run& r) {
   j["img_per_s"] = num(mean_img_per_s(r));
   j["epochs_to_target"] = num(r.epochs_to_target);
   j["equal_time_top1"] = num(r.equal_time_top1);
+  j["equal_time_epoch"] = num(r.equal_time_epoch);
+  j["trained_epochs"] = num(r.trained_epochs);
+  j["scored_epochs"] = num(r.scored_epochs);
   return j;
 }
 
@@ -193,6 +219,7 @@ nlohmann::json build_report(const SweepGrid& g) {
           if (r->done()) {
             r->epochs_to_target = std::isfinite(target) ? epochs_to_reach(r->epoch, r->top1, target) : kNaN;
             r->equal_time_top1 = std::isfinite(fastest) ? value_at(r->elapsed, r->top1, fastest) : kNaN;
+            r->equal_time_epoch = std::isfinite(fastest) ? value_at(r->elapsed, r->epoch, fastest) : kNaN;
           }
     auto all_reached = [&](const Setting& s) {
       const std::vector<double> e = s.over_done(epochs_of);
@@ -239,6 +266,9 @@ nlohmann::json build_report(const SweepGrid& g) {
       const MeanStd eq = s.stat([](const Run& r) { return r.equal_time_top1; });
       j["equal_time_top1"] = ms_json(eq);
       j["equal_time_vs_baseline"] = num(eq.mean - base_equal);
+      j["equal_time_epoch"] = ms_json(s.stat([](const Run& r) { return r.equal_time_epoch; }));
+      j["trained_epochs"] = ms_json(s.stat([](const Run& r) { return r.trained_epochs; }));
+      j["scored_epochs"] = ms_json(s.stat([](const Run& r) { return r.scored_epochs; }));
       j["curve"] = curve(s);
       report["settings"].push_back(j);
     }

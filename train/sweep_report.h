@@ -18,6 +18,11 @@
 //   equal_time_top1           test top-1 at the net's equal_time_s, the mean wall time of its fastest
 //                             setting, read off each run's (elapsed_s, test top-1) rows by linear
 //                             interpolation: the comparison by equal wall time
+//   equal_time_epoch          the epoch (steps / b) each run had reached at equal_time_s
+//   trained_epochs            samples through a training forward and backward, in epochs of the
+//                             training split (select_work in the checkpoint; one batch per step
+//                             for dybat); scored_epochs: samples through a no-grad scoring forward
+//                             only (sample-topk, selective-backprop): the methods' extra compute
 //   curve                     test top-1 by epoch: mean and std over seeds (the figures)
 // Per net: params and GFLOPs as tools/summary counts them (nets/summary.h, at the runs' crop and
 // class count), the baseline, the target and equal_time_s.

@@ -66,23 +66,28 @@ std::string RunStatus::describe(const std::string& dir) const {
   return "?";
 }
 
-int64_t checkpoint_step(const std::string& path) {
+nlohmann::json checkpoint_metadata(const std::string& path) {
+  const nlohmann::json none = nlohmann::json::object();
   std::ifstream f(path, std::ios::binary);
-  if (!f) return -1;
+  if (!f) return none;
   unsigned char len_bytes[8];
-  if (!f.read(reinterpret_cast<char*>(len_bytes), 8)) return -1;
+  if (!f.read(reinterpret_cast<char*>(len_bytes), 8)) return none;
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];  // little-endian header length
-  if (n == 0 || n > (64u << 20)) return -1;
+  if (n == 0 || n > (64u << 20)) return none;
   std::string header(static_cast<size_t>(n), '\0');
-  if (!f.read(header.data(), static_cast<std::streamsize>(n))) return -1;
+  if (!f.read(header.data(), static_cast<std::streamsize>(n))) return none;
   auto j = nlohmann::json::parse(header, nullptr, false);
-  if (j.is_discarded() || !j.contains("__metadata__") || !j["__metadata__"].contains("step")) return -1;
-  const auto& s = j["__metadata__"]["step"];
-  if (!s.is_string()) return -1;
+  if (j.is_discarded() || !j.contains("__metadata__") || !j["__metadata__"].is_object()) return none;
+  return j["__metadata__"];
+}
+
+int64_t checkpoint_step(const std::string& path) {
+  const nlohmann::json m = checkpoint_metadata(path);
+  if (!m.contains("step") || !m["step"].is_string()) return -1;
   long long v = -1;
   char tail = 0;
-  return std::sscanf(s.get<std::string>().c_str(), "%lld%c", &v, &tail) == 1 && v >= 0 ? v : -1;
+  return std::sscanf(m["step"].get<std::string>().c_str(), "%lld%c", &v, &tail) == 1 && v >= 0 ? v : -1;
 }
 
 std::vector<nlohmann::json> read_metrics(const std::string& dir) {

@@ -59,6 +59,9 @@ void check_run_matches(const std::string& dir, const TrainConfig& want);
 // The "step" in a checkpoint file's metadata, read from the safetensors header alone (the data
 // are not read or verified: train verifies them when it resumes); -1 when absent or unreadable.
 int64_t checkpoint_step(const std::string& path);
+// The metadata of a safetensors file's header (checkpoint files: step, select_work, ...), read
+// without its data; an empty object when the file is missing or not readable.
+nlohmann::json checkpoint_metadata(const std::string& path);
 // The complete rows of dir/metrics.jsonl, in order (a last line cut short is left out).
 std::vector<nlohmann::json> read_metrics(const std::string& dir);
 void write_attempt(const std::string& dir, const RunAttempt& a);

@@ -12,6 +12,7 @@
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
 #include "train/graphed_step.h"
+#include "train/select_method.h"
 #include "train/step.h"
 
 namespace dybat {
@@ -50,6 +51,7 @@ class SplitEvaluator {
         cursor_(Tensor::zeros({1}, DType::Int64, src.device())),
         x_(Tensor::empty(src.input_shape(), src.input_dtype(), src.device())),
         y_(Tensor::empty({src.batch_size()}, DType::Int64, src.device())),
+        acc_(src.device()),
         batch_(src.device(), mode, "an evaluation batch of " + name) {}
 
   SplitMetrics run(Module& net, Mode mode) {
@@ -59,9 +61,9 @@ class SplitEvaluator {
     DYBAT_CHECK(nb >= 1, "evaluation: the split has ", src_.num_samples(), " samples, fewer than one batch of ",
                 src_.batch_size());
     cursor_.zero_();
-    if (acc_) acc_->reset();
+    acc_.reset();
     for (int64_t i = 0; i < nb; ++i) batch_.run([&] { one_batch(net); });
-    return acc_->result();
+    return acc_.result();
   }
 
  private:
@@ -69,15 +71,14 @@ class SplitEvaluator {
     src_.gather(cursor_, x_, y_);
     Tensor logits = net(x_.dtype() == dtype_ ? x_ : x_.to(dtype_));
     Tensor losses = cross_entropy(logits, y_);
-    if (!acc_) acc_ = std::make_unique<MetricsAccumulator>(src_.device(), logits.size(1));  // first batch only
-    acc_->add(logits, y_, losses);
+    acc_.add(logits, y_, losses);
     advance_counter(cursor_);
   }
 
   const BatchSource& src_;
   DType dtype_;
   Tensor cursor_, x_, y_;
-  std::unique_ptr<MetricsAccumulator> acc_;
+  MetricsAccumulator acc_;
   GraphedStep batch_;
 };
 
@@ -105,6 +106,7 @@ struct Trainer::Impl {
   Tensor lr_table, lr_now;
   bool audit = false;
   std::unique_ptr<GraphedStep> step_runner;
+  std::unique_ptr<SelectMethod> method;  // --select other than dybat (train/select_method.h); null: DyBAT
   std::unique_ptr<SplitEvaluator> train_eval, test_eval;
   const BatchSource* train_metrics_source = nullptr;  // null: the training source itself
   int64_t step = 0;
@@ -142,6 +144,7 @@ struct Trainer::Impl {
       lr_table = Tensor::from_vector(rates, {plan.total_steps}).to(device);
       lr_now = Tensor::zeros({1}, DType::Float64, device);
     }
+    method = make_select_method({cfg, plan, net, train, step_fn, sel, x, y, lr_now, device, dtype});
   }
 
   // How the work on batches of `src` runs: one CUDA graph per step on a CUDA device (unless
@@ -177,14 +180,24 @@ struct Trainer::Impl {
     if (!step_runner) step_runner = std::make_unique<GraphedStep>(device, step_mode(train), "the training step");
     sel.check_step(step);
     train.set_step(step);  // host state of augmenting sources (which then run without graphs)
-    step_runner->run([this] { step_work(); });
+    if (method)  // another selection method: its own device work, the rate picked first inside it
+      method->run_step(step, step_mode(train), [this] {
+        if (lr_table.defined()) gather_batch(lr_table, sel.step_counter(), lr_now);
+      });
+    else
+      step_runner->run([this] { step_work(); });
     sel.step_done();
     ++step;
   }
 
-  SplitMetrics evaluate_split(std::unique_ptr<SplitEvaluator>& ev, const BatchSource& src, const char* name) {
-    if (!ev) ev = std::make_unique<SplitEvaluator>(src, dtype, step_mode(src), name);
-    return ev->run(net, eval_mode);
+  // The evaluators and their buffers come into being before the first step, so that memory they
+  // keep is never taken from blocks a warm step has freed and will want again (the capture audit,
+  // and on a GPU the graphs' private pools, count on a steady step finding its blocks).
+  void make_evaluators() {
+    const BatchSource& train_src = train_metrics_source ? *train_metrics_source : train;
+    if (!train_eval)
+      train_eval = std::make_unique<SplitEvaluator>(train_src, dtype, step_mode(train_src), "the training split");
+    if (!test_eval) test_eval = std::make_unique<SplitEvaluator>(test, dtype, step_mode(test), "the test split");
   }
 
   void save(double elapsed) {
@@ -201,6 +214,10 @@ struct Trainer::Impl {
     st.elapsed_s = elapsed;
     st.backend = backend_text();
     st.cudnn_algorithms = conv2d_algorithms_to_text(conv2d_algorithms());
+    if (method) {
+      st.method = method->state();
+      st.select_work = method->work(step).to_json().dump();
+    }
     try {
       save_checkpoint(log->dir(), net, st);
     } catch (const Error& e) {
@@ -236,6 +253,7 @@ struct Trainer::Impl {
       hooks.progress(p);
     };
 
+    make_evaluators();
     while (step < plan.total_steps) {
       train_step();
       ++interval_steps;
@@ -269,9 +287,8 @@ struct Trainer::Impl {
         MetricsRow row;
         row.step = step;
         row.epoch = static_cast<double>(step) / static_cast<double>(plan.num_batches);
-        row.train = evaluate_split(train_eval, train_metrics_source ? *train_metrics_source : train,
-                                   "the training split");
-        row.test = evaluate_split(test_eval, test, "the test split");
+        row.train = train_eval->run(net, eval_mode);
+        row.test = test_eval->run(net, eval_mode);
         row.img_per_s = interval_train > 0 ? static_cast<double>(interval_steps * train.batch_size()) / interval_train
                                            : 0;
         row.elapsed_s = elapsed_offset + seconds_since(t_start);
@@ -308,6 +325,7 @@ struct Trainer::Impl {
       import_conv2d_algorithms(conv2d_algorithms_from_text(st.cudnn_algorithms));
       step_fn.optimizer().load_buffers(st.momentum);
       sel.restore(st.score, st.order, st.step);
+      if (method) method->restore(st.method, st.step);
       step = st.step;
       elapsed_offset = st.elapsed_s;
     } else {
@@ -338,6 +356,7 @@ void Trainer::evaluate_train_on(const BatchSource& src) {
   DYBAT_CHECK(src.num_batches() == impl_->train.num_batches() && src.batch_size() == impl_->train.batch_size(),
               "evaluate_train_on: the source must split the training data as the training source does");
   impl_->train_metrics_source = &src;
+  impl_->train_eval.reset();  // made again, on this source, when the run starts
 }
 
 }  // namespace dybat

@@ -1,7 +1,9 @@
 // The training loop: standard mini-batch training (delta = 1) and DyBAT (delta < 1) step for step
 // as docs/algorithm.md states them, with evaluation every `eval_every` steps, the run folder's
 // files and checkpoints. docs/life-of-a-step.md follows one step; train/reference/trainer.cpp is
-// the same training as plain loops.
+// the same training as plain loops. The other selection methods (config select: random,
+// sample-topk, selective-backprop, infobatch; train/select_method.h) run their own step work in
+// the same loop, with the same counters, trace, budget, evaluations and checkpoints.
 //
 // A step: the batch id comes from device memory (SelectionState), the batch is gathered by it,
 // forward, per-sample cross-entropy, the batch loss is reduced into score[id] and the trace buffer

@@ -9,6 +9,7 @@
 #include "support/test_util.h"
 #include "train/batches.h"
 #include "core/copy.h"
+#include "train/select_sb.h"
 #include "train/selection.h"
 
 using namespace dybat;
@@ -72,4 +73,35 @@ TEST(CudaGraph, CaptureNeedsItsWarmUp) {
   g.replay();
   g.replay();
   EXPECT_EQ(out.slice(0, 1).item(), 3.0);
+}
+
+TEST(CudaGraph, DeviceLoopReplaysWithoutTheHost) {
+  // GraphedStep::run_while in graph mode: the loop's condition lives on the device (a conditional
+  // WHILE node), so the replays run the body three times each with no host read or sync.
+  DYBAT_REQUIRE_GPU();
+  Device d = Device::cuda();
+  Tensor state = Tensor::zeros({4}, DType::Int64, d), pending = Tensor::zeros({1}, DType::Int32, d);
+  Tensor id = Tensor::zeros({1}, DType::Int64, d), tails = Tensor::zeros({1}, DType::Int64, d);
+  GraphedStep g(d, GraphedStep::Mode::Graph, "a loop step");
+  auto step = [&] {
+    g.run_while(
+        pending, [&] { sb_prepare(state, 1, 3, id, pending); },
+        [&] {
+          advance_counter(state.slice(0, 1));
+          advance_counter(state.slice(3, 4));
+          sb_prepare(state, 1, 3, id, pending);
+        },
+        [&] {
+          state.slice(3, 4).zero_();
+          advance_counter(tails);
+        });
+  };
+  for (int i = 0; i < 3; ++i) step();  // eager, warm-up, capture + replay
+  TransferCounters before = transfer_counters();
+  for (int i = 0; i < 4; ++i) step();
+  TransferCounters after = transfer_counters();
+  EXPECT_EQ(after.host_reads, before.host_reads);
+  EXPECT_EQ(after.syncs, before.syncs);
+  EXPECT_EQ(state.to_vector<int64_t>()[0], 7 * 3);
+  EXPECT_EQ(tails.to_vector<int64_t>()[0], 7);
 }

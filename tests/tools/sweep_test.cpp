@@ -38,6 +38,8 @@ TEST(SweepTool, BadGridsExitTwoBeforeAnythingRuns) {
   } cases[] = {
       {"--nets resnet18,nosuchnet --delta 1", "unknown net 'nosuchnet'"},
       {"--nets resnet18 --select hardest --delta 1", "unknown method 'hardest'"},
+      {"--nets resnet18 --select random --delta 1", "--select random needs a --delta below 1"},
+      {"--nets resnet18 --select sample-topk --delta 1 --keep 0", "--keep must be in (0, 1]"},
       {"--nets resnet18 --delta 1,1.5", "--delta: 1.5 is outside (0, 1]"},
       {"--nets resnet18 --delta 0", "--delta: 0 is outside (0, 1]"},
       {"--nets resnet18 --delta ''", "--delta"},

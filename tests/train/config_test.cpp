@@ -221,9 +221,57 @@ TEST(TrainConfig, SelectOption) {
   }
   c.select = "hardest";  // e.g. from a hand-edited config.json
   std::string msg = test::error_of([&] { validate_config(c); });
-  EXPECT_NE(msg.find("--select must be one of dybat, got 'hardest'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--select must be one of dybat, random, sample-topk, selective-backprop, infobatch, got "
+                     "'hardest'"),
+            std::string::npos)
+      << msg;
   // A config.json from before the option ran DyBAT's selection.
   EXPECT_EQ(config_from_json(nlohmann::json{{"net", "resnet18"}}).select, "dybat");
   TrainConfig run = parse({"--net", "resnet18"}).config;
   EXPECT_NO_THROW(merge_resume_config(run, parse({"--resume", "r", "--select", "dybat"})));
+}
+
+TEST(TrainConfig, SelectMethodSettings) {
+  // Every method parses, with its settings recorded in config.json and read back.
+  for (const std::string& m : select_method_names()) EXPECT_NO_THROW(validate_config(parse({"--net", "resnet18", "--select", m}).config)) << m;
+  TrainConfig c = parse({"--net", "resnet18", "--select", "sample-topk", "--keep", "0.25", "--keep-start", "0.5",
+                         "--keep-end", "0.9"})
+                      .config;
+  EXPECT_NO_THROW(validate_config(c));
+  EXPECT_EQ(config_from_json(config_to_json(c)).keep, 0.25);
+  EXPECT_EQ(config_from_json(config_to_json(c)).keep_end, 0.9);
+  c = parse({"--net", "resnet18", "--select", "selective-backprop", "--beta", "3", "--window", "512"}).config;
+  EXPECT_NO_THROW(validate_config(c));
+  EXPECT_EQ(config_to_json(c)["window"], 512);
+  c = parse({"--net", "resnet18", "--select", "infobatch", "--prune-ratio", "0.7", "--anneal", "0"}).config;
+  EXPECT_NO_THROW(validate_config(c));
+  EXPECT_EQ(config_from_json(config_to_json(c)).prune_ratio, 0.7);
+  // Out of range, or a setting of another method: exit 2 naming the flag.
+  const std::pair<std::vector<std::string>, std::string> bad[] = {
+      {{"--select", "sample-topk", "--keep", "0"}, "--keep must be in (0, 1]"},
+      {{"--select", "sample-topk", "--keep", "1.5"}, "--keep must be in (0, 1]"},
+      {{"--select", "sample-topk", "--keep-start", "0.8", "--keep-end", "0.5"}, "--keep-start and --keep-end"},
+      {{"--select", "selective-backprop", "--beta", "-1"}, "--beta must be in [0, 64]"},
+      {{"--select", "selective-backprop", "--window", "0"}, "--window must be in [1, 1048576]"},
+      {{"--select", "infobatch", "--prune-ratio", "0.95"}, "--prune-ratio must be in [0, 0.9]"},
+      {{"--select", "infobatch", "--anneal", "2"}, "--anneal must be in [0, 1]"},
+      {{"--select", "dybat", "--keep", "0.3"}, "--keep does not apply to --select dybat"},
+      {{"--select", "random", "--beta", "2"}, "--beta does not apply to --select random"},
+      {{"--select", "sample-topk", "--window", "8"}, "--window does not apply to --select sample-topk"},
+      {{"--select", "infobatch", "--delta", "0.5"}, "--delta does not apply to --select infobatch"},
+      {{"--select", "selective-backprop", "--zeta", "3"}, "--zeta does not apply to --select selective-backprop"},
+  };
+  for (const auto& [args, want] : bad) {
+    std::vector<std::string> a = {"--net", "resnet18"};
+    a.insert(a.end(), args.begin(), args.end());
+    std::string msg = test::error_of([&] { validate_config(parse(a).config); });
+    EXPECT_NE(msg.find(want), std::string::npos) << msg;
+  }
+  // Which settings belong to which method (the sweep passes each only to its method's runs).
+  EXPECT_TRUE(select_flag_applies("keep", "sample-topk"));
+  EXPECT_FALSE(select_flag_applies("keep", "infobatch"));
+  EXPECT_TRUE(select_flag_applies("delta", "random"));
+  EXPECT_FALSE(select_flag_applies("delta", "selective-backprop"));
+  EXPECT_TRUE(select_flag_applies("lr", "infobatch"));
+  EXPECT_TRUE(select_uses_delta("dybat") && select_uses_delta("random") && !select_uses_delta("sample-topk"));
 }

@@ -287,6 +287,38 @@ TEST(TrainFaults, KilledAndFailedRunsResumeToTheUninterruptedResult) {
   std::filesystem::remove_all(root);
 }
 
+TEST(TrainFaults, SelectionMethodsResumeAfterAKill) {
+  // The methods with device state of their own (Selective-Backprop's history and queue,
+  // InfoBatch's scores and epoch plan) through the program: killed at step 6, resumed from the
+  // checkpoint of step 4, they end as the unbroken run; a changed method setting is refused.
+  // Six short runs: about 10 s.
+  const std::string root = test::temp_dir("fault_select");
+  for (const char* method : {"selective-backprop", "infobatch"}) {
+    SCOPED_TRACE(method);
+    auto args = [&](const std::string& out) {
+      std::vector<std::string> a = quick(out);
+      for (size_t i = 0; i + 1 < a.size(); ++i)
+        if (a[i] == "--delta") a[i + 1] = "1";
+      a.insert(a.end(), {"--select", method});
+      return a;
+    };
+    const std::string whole = root + "/whole-" + method, dir = root + "/run-" + method;
+    Exit w = run_train(args(whole));
+    ASSERT_EQ(w.code, 0) << w.output;
+    Exit killed = run_train(args(dir), {"DYBAT_FAULT_KILL_AT_STEP=6"});
+    ASSERT_EQ(killed.signal, SIGKILL) << killed.output;
+    const std::string flag = std::string(method) == "infobatch" ? "--anneal" : "--beta";
+    Exit refused = run_train({"--resume", dir, flag, "0.5"});
+    EXPECT_EQ(refused.code, 2) << refused.output;
+    EXPECT_TRUE(contains(refused.output, flag)) << refused.output;
+    Exit done = run_train({"--resume", dir});
+    ASSERT_EQ(done.code, 0) << done.output;
+    EXPECT_TRUE(contains(done.output, "resumed at step 4")) << done.output;
+    EXPECT_TRUE(test::run_results(dir) == test::run_results(whole)) << "the resumed run's files differ";
+  }
+  std::filesystem::remove_all(root);
+}
+
 TEST(TrainFaults, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   const std::string root = test::temp_dir("fault_nan");
   // From the second epoch on the learning rate is multiplied by 1e30: the loss overflows.

@@ -44,7 +44,8 @@ void fake_run(const std::string& dir, const SweepCell& c, const std::vector<Row>
   make_dirs(dir);
   const int64_t total = static_cast<int64_t>(rows.size()) * 10;
   nlohmann::json config = config_to_json(c.config);
-  config["resolved"] = {{"total_steps", total}, {"classes", 10}, {"device", "cpu"}};
+  config["resolved"] = {
+      {"total_steps", total}, {"classes", 10}, {"device", "cpu"}, {"train_samples", 10 * c.config.batch_size}};
   write_file_atomic(dir + "/config.json", config.dump());
   std::string jsonl;
   for (const Row& r : rows)
@@ -181,7 +182,12 @@ TEST(SweepGrid, BadValuesAreNamed) {
   const Case cases[] = {
       {with(ok, [](SweepSpec& s) { s.nets = "resnet18,nosuchnet"; }), "--nets: unknown net 'nosuchnet'"},
       {with(ok, [](SweepSpec& s) { s.selects = "dybat,hardest"; }),
-       "--select: unknown method 'hardest'; choose from: dybat"},
+       "--select: unknown method 'hardest'; choose from: dybat, random, sample-topk"},
+      {with(ok, [](SweepSpec& s) {
+         s.selects = "random";
+         s.deltas = "1";
+       }),
+       "--select random needs a --delta below 1"},
       {with(ok, [](SweepSpec& s) { s.deltas = "1,1.5"; }), "--delta: 1.5 is outside (0, 1]"},
       {with(ok, [](SweepSpec& s) { s.deltas = "0"; }), "--delta: 0 is outside (0, 1]"},
       {with(ok, [](SweepSpec& s) { s.deltas = "half"; }), "--delta: 'half' is not a number"},
@@ -264,6 +270,63 @@ TEST(SweepRuns, StatesFromTheFolder) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SweepGrid, MethodsGetTheirDeltasAndTheirOwnSettings) {
+  SweepSpec s = spec("resnet18", "1,0.5", "0", {"--dataset", "synthetic", "--keep", "0.25", "--beta=2", "--zeta", "9"});
+  s.selects = "dybat,random,sample-topk,selective-backprop,infobatch";
+  SweepGrid g = make_grid(s);
+  std::vector<std::string> names;
+  for (const SweepCell& c : g.cells) names.push_back(c.name);
+  // dybat at both deltas, random below 1 only (at 1 it is dybat's run), the sample methods once.
+  EXPECT_EQ(names, (std::vector<std::string>{"resnet18-dybat-d1-s0", "resnet18-dybat-d0.5-s0",
+                                             "resnet18-random-d0.5-s0", "resnet18-sample-topk-d1-s0",
+                                             "resnet18-selective-backprop-d1-s0", "resnet18-infobatch-d1-s0"}));
+  EXPECT_EQ(g.cells[0].args, (std::vector<std::string>{"--dataset", "synthetic", "--zeta", "9", "--net", "resnet18",
+                                                       "--select", "dybat", "--delta", "1", "--seed", "0"}));
+  EXPECT_EQ(g.cells[3].args, (std::vector<std::string>{"--dataset", "synthetic", "--keep", "0.25", "--net",
+                                                       "resnet18", "--select", "sample-topk", "--delta", "1", "--seed",
+                                                       "0"}));
+  EXPECT_EQ(g.cells[3].config.keep, 0.25);
+  EXPECT_EQ(g.cells[4].config.beta, 2);
+  EXPECT_EQ(g.cells[4].config.zeta, -1);
+  EXPECT_EQ(g.cells[2].config.keep, 0.5);  // the default: --keep is not random's
+  // A bad value of a method's setting still stops the grid, naming the run and the flag.
+  s.train_args = {"--dataset", "synthetic", "--keep", "2"};
+  std::string msg = grid_error(s);
+  EXPECT_NE(msg.find("run resnet18-sample-topk-d1-s0: --keep must be in (0, 1]"), std::string::npos) << msg;
+}
+
+TEST(SweepReport, WorkOfTheSelectionMethods) {
+  // A run's work comes from its checkpoint's select_work (trained and scored samples), in epochs
+  // of the training split; a run without it trained one batch per step.
+  const std::string dir = test::temp_dir("sweep_work");
+  SweepSpec s = spec("mobilenetv3_small_100", "1", "0");
+  s.selects = "dybat,selective-backprop";
+  s.out = dir;
+  SweepGrid g = make_grid(s);
+  ASSERT_EQ(g.cells.size(), 2u);
+  const int64_t B = g.cells[1].config.batch_size;
+  fake_run(cell_dir(dir, g.cells[0]), g.cells[0], {{1, 40, 10}, {2, 60, 20}}, 100);
+  fake_run(cell_dir(dir, g.cells[1]), g.cells[1], {{1, 45, 15}, {2, 65, 30}}, 100);
+  Tensor t = Tensor::from_vector<float>({1.0f}, {1});
+  const nlohmann::json work = {{"trained_samples", 20 * B}, {"scored_samples", 50 * B}};
+  write_safetensors(cell_dir(dir, g.cells[1]) + "/state.safetensors", {{"x", t}},
+                    {{"step", "20"}, {"select_work", work.dump()}});
+  nlohmann::json r = build_report(g);
+  ASSERT_EQ(r["settings"].size(), 2u);
+  EXPECT_DOUBLE_EQ(r["settings"][0]["trained_epochs"]["mean"].get<double>(), 2);
+  EXPECT_DOUBLE_EQ(r["settings"][0]["scored_epochs"]["mean"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(r["settings"][1]["trained_epochs"]["mean"].get<double>(), 2);
+  EXPECT_DOUBLE_EQ(r["settings"][1]["scored_epochs"]["mean"].get<double>(), 5);
+  // Equal wall time: T = 20 s (the baseline's); the other run had reached epoch 1 + 5 / 15 by then.
+  EXPECT_DOUBLE_EQ(r["settings"][1]["equal_time_epoch"]["mean"].get<double>(), 1.0 + 5.0 / 15.0);
+  EXPECT_DOUBLE_EQ(r["settings"][0]["equal_time_epoch"]["mean"].get<double>(), 2);
+  r["version"] = version_info("");
+  r["machine"] = machine_info();
+  const std::string md = render_markdown(r);
+  EXPECT_NE(md.find("| selective-backprop | 1 | 20 | 2.00 | 5.00 |"), std::string::npos) << md;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SweepReport, TablesFromHandMadeRuns) {
   const std::string dir = test::temp_dir("sweep_report");
   SweepSpec s = spec("mobilenetv3_small_100", "1,0.5", "0,1,2");
@@ -337,8 +400,9 @@ TEST(SweepReport, TablesFromHandMadeRuns) {
   EXPECT_NE(note.find("python3-matplotlib is missing"), std::string::npos) << note;
   std::string md = read_file(dir + "/report.md");
   for (const char* part :
-       {"| mobilenetv3_small_100 | ", " | dybat | 1 | 40 | 78.00 ± 2.00 | 78.00 ± 2.00 | 88.00 ± 2.00 |",
-        " | dybat | 0.5 | 40 | 80.00 ± 1.41 |", "2/3 done; s2 ", failed.c_str(), "| 2.50 ± 0.71 | 2/2 | 37.5 |",
+       {"| mobilenetv3_small_100 | ",
+        " | dybat | 1 | 40 | 4.00 ± 0.00 | 0.00 ± 0.00 | 78.00 ± 2.00 | 78.00 ± 2.00 | 88.00 ± 2.00 |",
+        " | dybat | 0.5 | 40 | 4.00 ± 0.00 | 0.00 ± 0.00 | 80.00 ± 1.41 |", "2/3 done; s2 ", failed.c_str(), "| 2.50 ± 0.71 | 2/2 | 37.5 |",
         "sample standard deviation", "python3-matplotlib is missing", "Command: `./tools/sweep"})
     EXPECT_NE(md.find(part), std::string::npos) << "missing '" << part << "' in\n" << md;
   auto json = nlohmann::json::parse(read_file(dir + "/report.json"));

@@ -16,6 +16,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -84,6 +85,14 @@ inline std::pair<Tensor, Tensor> clusters(int64_t n, int64_t d, int64_t classes,
 // the highest score (ties to the lower id), visited in ascending id order.
 inline std::vector<int64_t> reference_top_k(const std::vector<float>& score, int64_t k) {
   return ref::hardest_batches(std::vector<double>(score.begin(), score.end()), k);
+}
+
+// n losses with ties and a spread: float32 values on a coarse grid (multiples of 1/8 up to 5).
+inline std::vector<float> grid_losses(std::mt19937& rng, int64_t n) {
+  std::uniform_int_distribution<int> d(0, 40);
+  std::vector<float> v;
+  for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<float>(d(rng)) * 0.125f);
+  return v;
 }
 
 // A fresh empty folder under the build tree for one test.
