@@ -10,6 +10,7 @@
 #include "core/dispatch.h"
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
+#include "kernels/cuda_block_sum.h"
 #include "kernels/cuda_launch.h"
 
 namespace dybat::cuda {
@@ -39,23 +40,6 @@ struct Layout {
 
 Layout layout_of(const Tensor& x) {
   return {x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1, x.numel() < (int64_t(1) << 32)};
-}
-
-// Sums two values over the block with a fixed tree; the result is valid in thread 0.
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double sa[kBlock], sb[kBlock];
-  sa[threadIdx.x] = a;
-  sb[threadIdx.x] = b;
-  __syncthreads();
-  for (int s = kBlock / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) {
-      sa[threadIdx.x] += sa[threadIdx.x + s];
-      sb[threadIdx.x] += sb[threadIdx.x + s];
-    }
-    __syncthreads();
-  }
-  a = sa[0];
-  b = sb[0];
 }
 
 // The slice [begin, end) of a channel's values handled by block s of `slices`.
