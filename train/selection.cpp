@@ -6,6 +6,7 @@
 
 #include "core/dispatch.h"
 #include "train/batches.h"
+#include "train/global_loss.h"
 
 namespace dybat {
 
@@ -146,7 +147,18 @@ Tensor SelectionState::choose_batch() {
 }
 
 void SelectionState::record(const Tensor& losses, const Tensor& batch_id) {
+  if (global_) {
+    batch_loss_sums(losses.detach(), loss_sums_);
+    global_->all_reduce_sum(loss_sums_);
+    record_step_sums(loss_sums_, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
+    return;
+  }
   record_step_loss(losses, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
+}
+
+void SelectionState::set_collective(const Collective* global) {
+  global_ = global;
+  if (global_ && !loss_sums_.defined()) loss_sums_ = Tensor::zeros({2}, DType::Float64, score_.device());
 }
 
 void SelectionState::step_done() {
