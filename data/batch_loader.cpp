@@ -89,7 +89,17 @@ void BatchLoader::gather(const Tensor& batch_id, const Tensor& images, const Ten
   a.aug_flip = augment_.flip;
   a.seed = aug_seed;
   a.offset = aug_offset;
+  a.aug_batch = global_batch_;
+  a.aug_base = slice_begin_;
   DYBAT_DISPATCH_DEVICE(dev, gather, a, images, labels);
+}
+
+void BatchLoader::set_slice_of(int64_t global_batch, int64_t begin) {
+  DYBAT_CHECK(global_batch >= batch_size_ && begin >= 0 && begin + batch_size_ <= global_batch,
+              "BatchLoader: a slice of ", batch_size_, " samples from ", begin, " does not fit a batch of ",
+              global_batch);
+  global_batch_ = global_batch;
+  slice_begin_ = begin;
 }
 
 void BatchLoader::gather(int64_t batch, const Tensor& images, const Tensor& labels, uint64_t aug_seed,

@@ -54,6 +54,9 @@ struct TrainConfig {
   std::string conv_algo = "heuristic";  // cuDNN algorithm choice: heuristic or measure (core/settings.h)
   std::string cuda_graph = "on";   // on: a CUDA device runs each step as one captured graph (CPU: ignored)
   std::string precision = "fp32";  // fp32, or bf16: mixed precision on CUDA (layers/precision.h)
+  // Data-parallel runs (mpirun; train/data_parallel.h); a one-process run ignores both.
+  bool sync_bn = false;            // BatchNorm statistics over the whole batch of every rank
+  double bucket_mb = 25;           // gradient all-reduce bucket size in MiB (0: one bucket after the backward)
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);

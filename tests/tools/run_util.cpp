@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -14,10 +15,10 @@ namespace dybat::test {
 
 std::string program_path(const std::string& name) { return dybat::test::binary_dir() + "/" + name; }
 
-RunResult run_tool(const std::string& name, const std::string& args) {
-  const std::string path = program_path(name);
-  DYBAT_CHECK(std::filesystem::exists(path), "the program ", path, " is not built (build all targets first)");
-  std::string cmd = "OMP_NUM_THREADS=2 '" + path + "' " + args + " 2>&1";
+namespace {
+
+// Runs a shell command line (its stderr already joined to stdout), capturing the output.
+RunResult run_shell(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");
   DYBAT_CHECK(p, "cannot run ", cmd);
   RunResult r;
@@ -27,6 +28,23 @@ RunResult run_tool(const std::string& name, const std::string& args) {
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+}  // namespace
+
+RunResult run_tool(const std::string& name, const std::string& args) {
+  const std::string path = program_path(name);
+  DYBAT_CHECK(std::filesystem::exists(path), "the program ", path, " is not built (build all targets first)");
+  return run_shell("OMP_NUM_THREADS=2 '" + path + "' " + args + " 2>&1");
+}
+
+bool mpirun_available() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+RunResult run_mpirun(const std::string& spec, int limit_s) {
+  // The leak checker of the sanitizer build is told about Open MPI's deliberate leaks.
+  return run_shell("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+                   "LSAN_OPTIONS=suppressions=" + source_dir() + "/tests/support/lsan_mpi.supp timeout -k 10 " +
+                   std::to_string(limit_s) + " mpirun --oversubscribe " + spec + " 2>&1");
 }
 
 }  // namespace dybat::test
