@@ -126,7 +126,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     check_channel_vector(running_mean, c, x, op, "running_mean");
     check_channel_vector(running_var, c, x, op, "running_var");
   }
-  if (opt.sync && opt.use_batch_stats) return sync_batch_norm(x, gamma, beta, running_mean, running_var, opt, *opt.sync, residual);
+  if (opt.sync && opt.use_batch_stats)
+    return sync_batch_norm(x, gamma, beta, running_mean, running_var, opt, *opt.sync, residual);
   Tensor xc = x.contiguous(), gc = gamma.contiguous(), bc = beta.contiguous();
   Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
 

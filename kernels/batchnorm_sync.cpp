@@ -79,8 +79,8 @@ void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean
                         dgamma, dbeta);
 }
 
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
   const char* op = "batchnorm_sync_dx";
   int64_t c = contiguous_channels(x, op);
   for (auto [v, what] : {std::pair{&mean, "mean"}, {&invstd, "invstd"}, {&gamma, "gamma"}})
@@ -167,9 +167,9 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   batchnorm_apply(xc, mean, invstd, gc, bc, rc, opt.act, out);
 
   if (autograd::needs_graph({&x, &gamma, &beta, &residual})) {
-    auto node = std::make_shared<SyncBatchNormNode>(xc.detach(), gc.detach(), bc.detach(),
-                                                    rc.defined() ? rc.detach() : Tensor(), mean, invstd, sums,
-                                                    opt.act, sync);
+    auto node =
+        std::make_shared<SyncBatchNormNode>(xc.detach(), gc.detach(), bc.detach(),
+                                            rc.defined() ? rc.detach() : Tensor(), mean, invstd, sums, opt.act, sync);
     autograd::connect(node, {&x, &gamma, &beta, &residual}, out);
   }
   return out;

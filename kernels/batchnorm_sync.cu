@@ -103,8 +103,8 @@ void batchnorm_sums(const Tensor& x, const Tensor& sums) {
   const Planes P = planes_of(x);
   dispatch_float(x.dtype(), "batchnorm_sums (cuda)", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
-    channel_sums_kernel<T><<<static_cast<unsigned>(P.c), kBlock, 0, stream(dev)>>>(x.data<T>(), P, nullptr,
-                                                                                  sums.data<double>());
+    channel_sums_kernel<T>
+        <<<static_cast<unsigned>(P.c), kBlock, 0, stream(dev)>>>(x.data<T>(), P, nullptr, sums.data<double>());
     DYBAT_CUDA_LAUNCH_CHECK();
   });
 }
@@ -114,8 +114,8 @@ void batchnorm_dev_sums(const Tensor& x, const Tensor& sums, const Tensor& dev_o
   const Planes P = planes_of(x);
   dispatch_float(x.dtype(), "batchnorm_dev_sums (cuda)", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
-    channel_sums_kernel<T><<<static_cast<unsigned>(P.c), kBlock, 0, stream(dev)>>>(
-        x.data<T>(), P, sums.data<double>(), dev_out.data<double>());
+    channel_sums_kernel<T><<<static_cast<unsigned>(P.c), kBlock, 0, stream(dev)>>>(x.data<T>(), P, sums.data<double>(),
+                                                                                   dev_out.data<double>());
     DYBAT_CUDA_LAUNCH_CHECK();
   });
 }
@@ -149,8 +149,8 @@ void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean
   });
 }
 
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
   const int dev = x.device().index;
   const Planes P = planes_of(x);
   dispatch_float(x.dtype(), "batchnorm_sync_dx (cuda)", [&](auto tag) {

@@ -50,8 +50,8 @@ void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean
                          const Tensor& gsums, const Tensor& dgamma, const Tensor& dbeta);
 // dx = gamma invstd (dz - gsums[c] / n - x_hat gsums[C + c] / n) with n = sums[C] (assigned; dx
 // may be dz itself).
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx);
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx);
 
 namespace cpu {
 void batchnorm_sums(const Tensor& x, const Tensor& sums);
@@ -61,8 +61,8 @@ void batchnorm_sync_stats(const Tensor& sums, const Tensor& dev, double eps, con
 void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
                          const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, const Tensor& dz,
                          const Tensor& gsums, const Tensor& dgamma, const Tensor& dbeta);
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx);
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx);
 }  // namespace cpu
 namespace cuda {
 void batchnorm_sums(const Tensor& x, const Tensor& sums);
@@ -72,8 +72,8 @@ void batchnorm_sync_stats(const Tensor& sums, const Tensor& dev, double eps, con
 void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
                          const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, const Tensor& dz,
                          const Tensor& gsums, const Tensor& dgamma, const Tensor& dbeta);
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx);
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx);
 }  // namespace cuda
 
 }  // namespace dybat

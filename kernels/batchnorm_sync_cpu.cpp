@@ -121,15 +121,14 @@ void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean
   });
 }
 
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                       const Tensor& gamma, const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
+void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                       const Tensor& gsums, const Tensor& sums, const Tensor& dx) {
   const Planes P(x);
   const double* gs = gsums.data<double>();
   const double n = sums.data<double>()[P.c];
   dispatch_float(x.dtype(), "batchnorm_sync_dx", [&](auto tag) {
     using T = DYBAT_SCALAR(tag);
-    const T *pz = dz.data<T>(), *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(),
-            *pg = gamma.data<T>();
+    const T *pz = dz.data<T>(), *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pg = gamma.data<T>();
     T* pdx = dx.data<T>();
 #pragma omp parallel for schedule(static) if (P.parallel())
     for (int64_t p = 0; p < P.n * P.c; ++p) {

@@ -61,7 +61,8 @@ int run(DistRun& dist, int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--precision", c.precision, "fp32, or bf16 (mixed precision, CUDA only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  app.add_flag("--sync-bn", c.sync_bn, "under mpirun: BatchNorm batch statistics over the whole batch of every process");
+  app.add_flag("--sync-bn", c.sync_bn,
+               "under mpirun: BatchNorm batch statistics over the whole batch of every process");
   app.add_flag("--json", json, "print one JSON object instead of text");
   const std::vector<std::string> raw_args(argv + 1, argv + argc);
   dist.check_same_arguments(raw_args);
@@ -133,7 +134,8 @@ int run(DistRun& dist, int argc, char** argv) {
                   c.eval_bn == "batch" ? "batch statistics" : "running statistics");
   }
   // A path that is not UTF-8 is shown with replacement characters instead of failing the dump.
-  if (json && dist.root()) std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (json && dist.root())
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
 

@@ -18,8 +18,8 @@
 #include "core/settings.h"
 #include "layers/precision.h"
 #include "nets/registry.h"
-#include "tools/tool_common.h"
 #include "tools/lib/dist_main.h"
+#include "tools/tool_common.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/files.h"
@@ -221,8 +221,8 @@ int run(DistRun& dist, int argc, char** argv) {
                  "  batch %lld, lr %g (%s), momentum %g, seed %llu, %s %s%s, BN in evaluation: %s\n"
                  "  run folder: %s%s\n",
                  net.c_str(), static_cast<double>(model->parameter_count()) / 1e6, ds.name.c_str(),
-                 static_cast<long long>(ds.train.size() * dist.size()), static_cast<long long>(ds.test.size() * dist.size()),
-               classes, cfg.crop,
+                 static_cast<long long>(ds.train.size() * dist.size()),
+                 static_cast<long long>(ds.test.size() * dist.size()), classes, cfg.crop,
                  cfg.delta < 1.0 ? tools::fmt("DyBAT delta %g", cfg.delta).c_str() : "standard training (delta 1)",
                  static_cast<long long>(plan.k), static_cast<long long>(plan.num_batches),
                  static_cast<long long>(plan.total_steps), static_cast<long long>(cfg.epochs),
@@ -289,7 +289,8 @@ int run(DistRun& dist, int argc, char** argv) {
     rethrow_if_out_of_memory(e, net, cfg);
     throw;
   }
-  if (!dist.root()) return result.status == TrainStatus::Completed ? 0 : result.status == TrainStatus::Stopped ? 130 : 2;
+  if (!dist.root())
+    return result.status == TrainStatus::Completed ? 0 : result.status == TrainStatus::Stopped ? 130 : 2;
   if (tty) std::fprintf(stderr, "\r\033[K");
   switch (result.status) {
     case TrainStatus::NonFinite:
@@ -298,9 +299,9 @@ int run(DistRun& dist, int argc, char** argv) {
     case TrainStatus::Stopped:
       std::fprintf(stderr,
                    "train: interrupted at step %lld; the last checkpoint is at step %lld.\n"
-                   "Continue with: ./tools/train --resume %s\n",
+                   "Continue with: %s./tools/train --resume %s\n",
                    static_cast<long long>(result.steps), static_cast<long long>(result.checkpoint_step),
-                   log->dir().c_str());
+                   dist.size() > 1 ? tools::fmt("mpirun -np %d ", dist.size()).c_str() : "", log->dir().c_str());
       return 130;
     case TrainStatus::Completed:
       break;

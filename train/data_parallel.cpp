@@ -11,8 +11,7 @@
 
 namespace dybat {
 
-DataParallel::DataParallel(Module& net, const Communicator& comm, const Communicator& host,
-                           DataParallelOptions options)
+DataParallel::DataParallel(Module& net, const Communicator& comm, const Communicator& host, DataParallelOptions options)
     : net_(net), comm_(comm), host_(host), options_(options) {
   if (options_.sync_bn && comm.size() > 1) use_sync_batch_norm(net, &comm_);
   grad_comm_ = comm.duplicate();
@@ -75,7 +74,8 @@ GlobalBatch::Parts GlobalBatch::gather(const Tensor& logits, const Tensor& label
   }
   const int64_t at = n * comm_.rank();
   for (auto [full, part] : {std::pair{&full_.logits, &logits}, {&full_.labels, &labels}, {&full_.losses, &losses}}) {
-    DYBAT_CHECK(full->size(0) == all, "GlobalBatch: a batch of ", n, " after batches of ", full->size(0) / comm_.size());
+    DYBAT_CHECK(full->size(0) == all, "GlobalBatch: a batch of ", n, " after batches of ",
+                full->size(0) / comm_.size());
     copy_into(full->slice(at, at + n), *part);
     comm_.all_gather(*full);
   }

@@ -30,8 +30,8 @@
 namespace dybat {
 
 struct DataParallelOptions {
-  bool sync_bn = false;                 // BatchNorm statistics over every rank (--sync-bn)
-  int64_t bucket_bytes = 25 << 20;      // gradient bucket size (--bucket-mb; 0: one bucket, after backward)
+  bool sync_bn = false;             // BatchNorm statistics over every rank (--sync-bn)
+  int64_t bucket_bytes = 25 << 20;  // gradient bucket size (--bucket-mb; 0: one bucket, after backward)
 };
 
 class DataParallel {

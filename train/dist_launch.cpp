@@ -68,8 +68,8 @@ std::string settings_difference(const nlohmann::json& mine, const nlohmann::json
     if (mine.contains(it.key()) && mine.at(it.key()) == it.value()) continue;
     std::string flag = it.key();
     std::replace(flag.begin(), flag.end(), '_', '-');
-    return "--" + flag + " " + (mine.contains(it.key()) ? mine.at(it.key()).dump() : "(unset)") + " (rank 0: " +
-           it.value().dump() + ")";
+    return "--" + flag + " " + (mine.contains(it.key()) ? mine.at(it.key()).dump() : "(unset)") +
+           " (rank 0: " + it.value().dump() + ")";
   }
   for (auto it = mine.begin(); it != mine.end(); ++it)
     if (!root.contains(it.key())) return "--" + it.key() + " " + it.value().dump() + " (rank 0: unset)";
@@ -101,8 +101,8 @@ std::string DistRun::who() const {
 const Communicator& DistRun::communicator(Device device) {
   if (device.is_cpu()) return *host_;
   if (!device_comm_) device_comm_ = nccl_communicator(*host_, device);
-  DYBAT_CHECK(device_comm_->device() == device, "this rank communicates on ", device_comm_->device().str(),
-              ", not ", device.str());
+  DYBAT_CHECK(device_comm_->device() == device, "this rank communicates on ", device_comm_->device().str(), ", not ",
+              device.str());
   return *device_comm_;
 }
 
@@ -111,8 +111,8 @@ Device DistRun::device(const std::string& requested) const {
   const bool gpu = requested == "cuda" || (requested.empty() && cuda_available());
   if (!gpu) {
     Device d = resolve_device(requested);
-    DYBAT_CHECK(d.is_cpu() || size() == 1, "--device ", requested, " under mpirun: every process would use ",
-                d.str(), "; use --device cuda (process r of a node takes cuda:r) or --device cpu");
+    DYBAT_CHECK(d.is_cpu() || size() == 1, "--device ", requested, " under mpirun: every process would use ", d.str(),
+                "; use --device cuda (process r of a node takes cuda:r) or --device cpu");
     return d;
   }
   const int local = host_->local_rank();
@@ -145,8 +145,8 @@ void DistRun::check_same_settings(const nlohmann::json& config) const {
     if (all[static_cast<size_t>(r)] != 0) first = r;
   if (first < 0) return;
   const std::string text = broadcast_text(*host_, diff, first);
-  fail_on_every_rank("the processes do not run with the same settings: rank " + std::to_string(first) + " has " +
-                     text + "; every process must run the same configuration");
+  fail_on_every_rank("the processes do not run with the same settings: rank " + std::to_string(first) + " has " + text +
+                     "; every process must run the same configuration");
 }
 
 void DistRun::check_batch(int64_t batch, const std::string& flag) const {
@@ -157,7 +157,8 @@ void DistRun::check_resume_ranks(const nlohmann::json& saved, const std::string&
   const int64_t ranks = saved.contains("ranks") ? saved["ranks"].get<int64_t>() : 1;
   if (ranks == size()) return;
   const auto procs = [](int64_t n) {
-    return n == 1 ? std::string("one process") : std::to_string(n) + " processes (mpirun -np " + std::to_string(n) + ")";
+    return n == 1 ? std::string("one process")
+                  : std::to_string(n) + " processes (mpirun -np " + std::to_string(n) + ")";
   };
   fail_on_every_rank("--resume " + dir + ": the run was trained by " + procs(ranks) + ", this launch has " +
                      procs(size()) + "; resume it with " + procs(ranks) +

@@ -16,10 +16,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "data/dataset.h"
@@ -89,9 +88,9 @@ class DistRun {
   // group after the one before has finished: a dataset's decoded cache is then written by one
   // process per node and read by the rest, never written by two at once.
   void in_turn(const std::function<void()>& fn) const;
-  // load_run_dataset (train/setup.h) (in turn when it may write an image-folder cache), then each split cut to this rank's slices of its
-  // batches of `batch` on `device`; with one process exactly load_run_dataset. Notices are
-  // printed by rank 0 only.
+  // load_run_dataset (train/setup.h) (in turn when it may write an image-folder cache), then each split cut to this
+  // rank's slices of its batches of `batch` on `device`; with one process exactly load_run_dataset. Notices are printed
+  // by rank 0 only.
   Dataset load_dataset(const TrainConfig& c, Device device, int64_t batch) const;
 
   // Ends MPI (after the last collective); the destructor does it too.

@@ -128,8 +128,7 @@ class NcclCommunicator : public Communicator {
   }
   void broadcast(const Tensor& t, int root) const override {
     check(t, "broadcast");
-    check_nccl(state_->api.broadcast(state_->comm, t.data_ptr(), static_cast<int64_t>(t.nbytes()), root,
-                                     main_stream()),
+    check_nccl(state_->api.broadcast(state_->comm, t.data_ptr(), static_cast<int64_t>(t.nbytes()), root, main_stream()),
                "ncclBroadcast");
   }
   void barrier() const override {

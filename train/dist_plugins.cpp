@@ -47,8 +47,7 @@ const void* load(const char* file, const char* entry, const char* what, const ch
     return fn();
   }
   DYBAT_FAIL(what, " needs the plugin ", file, ", which ",
-             last_error.empty() ? "was not found (looked in: " + tried + ")"
-                                : "could not be loaded: " + last_error,
+             last_error.empty() ? "was not found (looked in: " + tried + ")" : "could not be loaded: " + last_error,
              "; ", how);
 }
 
@@ -68,10 +67,14 @@ const DybatNcclApi* g_nccl = nullptr;
 
 int plugin_dtype(DType t, const char* op) {
   switch (t) {
-    case DType::Float32: return DYBAT_DIST_F32;
-    case DType::Float64: return DYBAT_DIST_F64;
-    case DType::Int64: return DYBAT_DIST_I64;
-    default: DYBAT_FAIL(op, ": the collectives sum float32, float64 and int64 tensors, not ", dtype_name(t));
+    case DType::Float32:
+      return DYBAT_DIST_F32;
+    case DType::Float64:
+      return DYBAT_DIST_F64;
+    case DType::Int64:
+      return DYBAT_DIST_I64;
+    default:
+      DYBAT_FAIL(op, ": the collectives sum float32, float64 and int64 tensors, not ", dtype_name(t));
   }
 }
 

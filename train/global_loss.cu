@@ -50,10 +50,9 @@ void batch_loss_sums(const Tensor& losses, const Tensor& sums) {
 void record_step_sums(const Tensor& sums, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
   const int dev = sums.device().index;
-  record_sums_kernel<<<1, 1, 0, stream(dev)>>>(sums.data<double>(), batch_id.data<int64_t>(),
-                                               counters.data<int64_t>(), score.data<float>(), score.numel(),
-                                               trace_ids.data<int64_t>(), trace_loss.data<float>(), trace_ids.numel(),
-                                               bad_step.data<int64_t>());
+  record_sums_kernel<<<1, 1, 0, stream(dev)>>>(sums.data<double>(), batch_id.data<int64_t>(), counters.data<int64_t>(),
+                                               score.data<float>(), score.numel(), trace_ids.data<int64_t>(),
+                                               trace_loss.data<float>(), trace_ids.numel(), bad_step.data<int64_t>());
   DYBAT_CUDA_LAUNCH_CHECK();
 }
 

@@ -27,7 +27,8 @@ std::vector<Bucket> plan_buckets(const std::vector<int64_t>& numel, const std::v
   return out;
 }
 
-GradientSync::GradientSync(const Module& net, const Communicator& comm, int64_t cap_bytes) : comm_(comm) {
+GradientSync::GradientSync(const Module& net, const Communicator& comm, int64_t cap_bytes)
+    : comm_(comm), cap_(cap_bytes) {
   params_ = net.parameters();
   std::vector<int64_t> numel;
   std::vector<DType> dtype;
@@ -87,7 +88,7 @@ void GradientSync::on_ready(const TensorImpl& leaf) {
   auto it = std::lower_bound(index_.begin(), index_.end(), std::pair<const TensorImpl*, size_t>(&leaf, 0));
   if (it == index_.end() || it->first != &leaf) return;  // not one of the net's parameters
   --missing_[bucket_of_[it->second]];
-  start_ready_buckets(/*all=*/false);
+  if (cap_ > 0) start_ready_buckets(/*all=*/false);  // cap 0: everything after the backward
   for (auto& p : pending_)
     if (p) p->test();  // progress the reductions in flight
 }

@@ -36,7 +36,7 @@ namespace dybat {
 struct Bucket {
   std::vector<size_t> params;  // indices into the parameter list, in bucket order
   DType dtype = DType::Float32;
-  int64_t numel = 0;           // elements of all its parameters
+  int64_t numel = 0;  // elements of all its parameters
 };
 
 // Buckets for parameters of `numel` elements and `dtype` each (registration order), cap in bytes.
@@ -65,15 +65,16 @@ class GradientSync {
   void start(size_t b);
 
   const Communicator& comm_;
+  int64_t cap_;
   std::vector<Tensor> params_;
   std::vector<Bucket> buckets_;
-  std::vector<size_t> bucket_of_;       // parameter -> bucket
-  std::vector<int64_t> offset_;         // parameter -> offset in its bucket's flat buffer
-  std::vector<Tensor> flat_;            // per bucket (multi-parameter buckets), made on first use
-  std::vector<int64_t> missing_;        // per bucket: gradients not yet final in this pass
-  std::vector<std::unique_ptr<PendingReduce>> pending_;  // per bucket, this pass
+  std::vector<size_t> bucket_of_;                            // parameter -> bucket
+  std::vector<int64_t> offset_;                              // parameter -> offset in its bucket's flat buffer
+  std::vector<Tensor> flat_;                                 // per bucket (multi-parameter buckets), made on first use
+  std::vector<int64_t> missing_;                             // per bucket: gradients not yet final in this pass
+  std::vector<std::unique_ptr<PendingReduce>> pending_;      // per bucket, this pass
   std::vector<std::pair<const TensorImpl*, size_t>> index_;  // parameter impl -> index, sorted
-  size_t next_ = 0;                     // the next bucket to start
+  size_t next_ = 0;                                          // the next bucket to start
   bool in_backward_ = false;
   int64_t started_during_ = 0, passes_ = 0;
   double wait_s_ = 0;

@@ -143,8 +143,9 @@ TEST(CudaNccl, TwoGpusUnderMpirunTrainAsOneProcess) {
   if (cuda_device_count() < 2) GTEST_SKIP() << "needs two GPUs (this machine has " << cuda_device_count() << ")";
   if (!mpirun_available()) GTEST_SKIP() << "mpirun is not installed (apt-get install openmpi-bin)";
   const std::string root = temp_dir("nccl_two");
-  const std::string args = " --net resnet18 --dataset synthetic --crop 32 --batch-size 32 --train-limit 256 "
-                           "--test-limit 64 --delta 0.5 --epochs 2 --device cuda --sync-bn --out ";
+  const std::string args =
+      " --net resnet18 --dataset synthetic --crop 32 --batch-size 32 --train-limit 256 "
+      "--test-limit 64 --delta 0.5 --epochs 2 --device cuda --sync-bn --out ";
   RunResult one = run_tool("train", args + root + "/one");
   ASSERT_EQ(one.exit_code, 0) << one.output;
   RunResult two = run_mpirun("-np 2 " + program_path("train") + args + root + "/two", 300);

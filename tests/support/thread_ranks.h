@@ -78,7 +78,8 @@ class ThreadRanks {
       });
     }
     void broadcast(const Tensor& t, int root) const override {
-      exchange(t, [&](Channel& c) { std::memcpy(t.data_ptr(), c.parts[static_cast<size_t>(root)].data(), t.nbytes()); });
+      exchange(t,
+               [&](Channel& c) { std::memcpy(t.data_ptr(), c.parts[static_cast<size_t>(root)].data(), t.nbytes()); });
     }
     void barrier() const override { g_.channel(ch_).sync.arrive_and_wait(); }
     std::unique_ptr<PendingReduce> start_all_reduce_sum(const Tensor& t) const override {

@@ -34,12 +34,12 @@ size_t count_of(const std::string& text, const std::string& part) {
   return n;
 }
 
-#define DYBAT_REQUIRE_MPIRUN()                                                                              \
-  do {                                                                                                      \
-    if (!dybat::test::mpirun_available())                                                                   \
-      GTEST_SKIP() << "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)";               \
-    ASSERT_TRUE(DYBAT_MPI_PLUGIN) << "mpirun is installed but this build has no MPI plugin (DYBAT_MPI=OFF: "  \
-                                     "libopenmpi-dev was missing when the build was configured)";           \
+#define DYBAT_REQUIRE_MPIRUN()                                                                               \
+  do {                                                                                                       \
+    if (!dybat::test::mpirun_available())                                                                    \
+      GTEST_SKIP() << "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)";                \
+    ASSERT_TRUE(DYBAT_MPI_PLUGIN) << "mpirun is installed but this build has no MPI plugin (DYBAT_MPI=OFF: " \
+                                     "libopenmpi-dev was missing when the build was configured)";            \
   } while (0)
 
 constexpr int kLimitSeconds = 120;  // the hang safety net for one mpirun
@@ -203,7 +203,8 @@ TEST(DistFaults, KilledOrFailingRankEndsTheJobAndResumeFinishesTheRun) {
   // Rank 0 fails to write the checkpoint of step 8: it reports it and aborts the job.
   RunResult failed = mpirun("-np 2 env DYBAT_FAULT_WRITE=state.safetensors:1 " + train() + " --resume " + dir);
   EXPECT_EQ(failed.exit_code, 2) << failed.output;
-  EXPECT_TRUE(contains(failed.output, "error (rank 0 of 2): training stopped: the checkpoint of step 8")) << failed.output;
+  EXPECT_TRUE(contains(failed.output, "error (rank 0 of 2): training stopped: the checkpoint of step 8"))
+      << failed.output;
   EXPECT_EQ(step_of(dir + "/state.safetensors"), "4");
 
   // Resumed with two ranks, the run ends as the uninterrupted one.
@@ -222,8 +223,7 @@ TEST(DistLaunch, BadLaunchesExitTwoBeforeTraining) {
   } cases[] = {
       {"-np 3 " + train() + " " + quick(root + "/a", "", 16),
        "--batch-size 16 does not divide into 3 processes (mpirun -np 3)"},
-      {"-np 3 " + train() + " " + quick(root + "/b", "", 2),
-       "--batch-size 2 is smaller than the 3 processes"},
+      {"-np 3 " + train() + " " + quick(root + "/b", "", 2), "--batch-size 2 is smaller than the 3 processes"},
       {"-np 1 " + train() + " " + quick(root + "/c") + " : -np 1 " + train() + " " + quick(root + "/c", " --lr 0.1"),
        "the processes were started with different arguments (rank 1's differ from rank 0's)"},
       {"-np 2 " + train() + " " + quick(root + "/d", " --bogus"), "bogus"},

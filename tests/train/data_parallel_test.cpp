@@ -65,8 +65,8 @@ TEST(GradReadyHook, EveryParameterOnceAfterItsLastContribution) {
 TEST(BucketPlan, ReverseOrderCapsAndDtypes) {
   using F = DType;
   // Sizes in float32 elements: 4 bytes each. cap 40 bytes = 10 elements.
-  auto b = plan_buckets({3, 4, 5, 20, 2, 2}, {F::Float32, F::Float32, F::Float32, F::Float32, F::Float32, F::Float32},
-                        40);
+  auto b =
+      plan_buckets({3, 4, 5, 20, 2, 2}, {F::Float32, F::Float32, F::Float32, F::Float32, F::Float32, F::Float32}, 40);
   ASSERT_EQ(b.size(), 4u);
   EXPECT_EQ(b[0].params, (std::vector<size_t>{5, 4}));  // the last parameters first
   EXPECT_EQ(b[1].params, (std::vector<size_t>{3}));     // larger than the cap: alone
@@ -179,7 +179,8 @@ void one_step(Module& net, const Tensor& x, const Tensor& y, int64_t begin, int6
 void expect_same_parameters(const Module& a, const Module& b, double tol, const std::string& what) {
   auto pa = a.named_parameters(), pb = b.named_parameters();
   ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_LT(max_abs_diff(pa[i].second, pb[i].second), tol) << what << pa[i].first;
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_LT(max_abs_diff(pa[i].second, pb[i].second), tol) << what << pa[i].first;
 }
 
 }  // namespace

@@ -14,15 +14,19 @@
 
 namespace {
 
-std::vector<MPI_Comm> g_comms;       // handle -> communicator; 0 is the world
+std::vector<MPI_Comm> g_comms;        // handle -> communicator; 0 is the world
 std::vector<MPI_Request> g_requests;  // handle -> request (MPI_REQUEST_NULL: free)
 
 MPI_Datatype type_of(int dtype) {
   switch (dtype) {
-    case DYBAT_DIST_F32: return MPI_FLOAT;
-    case DYBAT_DIST_F64: return MPI_DOUBLE;
-    case DYBAT_DIST_I64: return MPI_INT64_T;
-    default: return MPI_UNSIGNED_CHAR;
+    case DYBAT_DIST_F32:
+      return MPI_FLOAT;
+    case DYBAT_DIST_F64:
+      return MPI_DOUBLE;
+    case DYBAT_DIST_I64:
+      return MPI_INT64_T;
+    default:
+      return MPI_UNSIGNED_CHAR;
   }
 }
 

@@ -12,10 +12,14 @@ namespace {
 
 ncclDataType_t type_of(int dtype) {
   switch (dtype) {
-    case DYBAT_DIST_F32: return ncclFloat32;
-    case DYBAT_DIST_F64: return ncclFloat64;
-    case DYBAT_DIST_I64: return ncclInt64;
-    default: return ncclUint8;
+    case DYBAT_DIST_F32:
+      return ncclFloat32;
+    case DYBAT_DIST_F64:
+      return ncclFloat64;
+    case DYBAT_DIST_I64:
+      return ncclInt64;
+    default:
+      return ncclUint8;
   }
 }
 
@@ -41,8 +45,7 @@ int init(void** comm, int nranks, const void* id_bytes, int rank) {
 }
 
 int all_reduce_sum(void* comm, void* buf, int64_t count, int dtype, void* stream) {
-  return ncclAllReduce(buf, buf, static_cast<size_t>(count), type_of(dtype), ncclSum, comm_of(comm),
-                       stream_of(stream));
+  return ncclAllReduce(buf, buf, static_cast<size_t>(count), type_of(dtype), ncclSum, comm_of(comm), stream_of(stream));
 }
 
 int all_gather(void* comm, void* buf, int64_t count_per_rank, int dtype, int rank, void* stream) {
