@@ -11,6 +11,7 @@ namespace dybat {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local autograd::GradReadyHook g_grad_ready;
 
 // A gradient can be stored as-is only if nothing else shares its memory (the storage's only
 // holder is this tensor); otherwise a later in-place accumulation would write into another tensor.
@@ -87,30 +88,42 @@ void connect(const std::shared_ptr<Node>& node, const std::vector<Tensor>& input
   out.set_grad_fn(node);
 }
 
+GradReadyScope::GradReadyScope(GradReadyHook hook) : prev_(std::move(g_grad_ready)) { g_grad_ready = std::move(hook); }
+GradReadyScope::~GradReadyScope() { g_grad_ready = std::move(prev_); }
+
 void run_backward(const Tensor& root, const Tensor& dout) {
   DYBAT_CHECK(root.requires_grad(), "backward: the tensor does not require a gradient (no input requires_grad, "
                                     "or it was computed under NoGradGuard)");
   DYBAT_CHECK(dout.shape() == root.shape(), "backward: gradient shape ", shape_str(dout.shape()),
               " does not match output shape ", shape_str(root.shape()));
+  const GradReadyHook ready_hook = g_grad_ready;  // a copy: a hook may install scopes of its own
   if (root.is_leaf()) {
     accumulate(root.impl()->grad, dout);
+    if (ready_hook) ready_hook(*root.impl());
     return;
   }
   NoGradGuard no_grad;  // backward formulas are not themselves recorded
 
-  // Count, for every node reachable from the root, how many edges point into it.
+  // Count, for every node reachable from the root, how many edges point into it (and, when a
+  // gradient-ready hook is installed, into every leaf).
   std::unordered_map<Node*, int> deps;
+  std::unordered_map<TensorImpl*, int> leaf_deps;
   std::vector<Node*> stack{root.grad_fn().get()};
   std::unordered_set<Node*> seen{stack.back()};
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->next) {
+      if (e.leaf && ready_hook) ++leaf_deps[e.leaf.get()];
       if (!e.fn) continue;
       ++deps[e.fn.get()];
       if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
     }
   }
+  // Marks one edge into a leaf as processed; the last one makes the leaf's gradient final.
+  auto leaf_done = [&](const std::shared_ptr<TensorImpl>& leaf) {
+    if (ready_hook && --leaf_deps[leaf.get()] == 0) ready_hook(*leaf);
+  };
 
   // Kahn's algorithm: a node runs once every gradient flowing into it has arrived.
   std::unordered_map<Node*, Tensor> pending;
@@ -130,8 +143,10 @@ void run_backward(const Tensor& root, const Tensor& dout) {
       Node* s = skipped.back();
       skipped.pop_back();
       pending.erase(s);
-      for (const Edge& e : s->next)
+      for (const Edge& e : s->next) {
         if (e.fn) arrive(e.fn);
+        if (e.leaf) leaf_done(e.leaf);
+      }
       continue;
     }
     std::shared_ptr<Node> node = ready.front();
@@ -153,8 +168,9 @@ void run_backward(const Tensor& root, const Tensor& dout) {
       if (e.fn) {
         if (has) accumulate(pending[e.fn.get()], grads[i]);
         arrive(e.fn);
-      } else if (has) {
-        accumulate(e.leaf->grad, grads[i]);
+      } else {
+        if (has) accumulate(e.leaf->grad, grads[i]);
+        leaf_done(e.leaf);
       }
     }
   }

@@ -84,6 +84,27 @@ void connect(const std::shared_ptr<Node>& node, const std::vector<Tensor>& input
 // Runs backpropagation from `root` with gradient `dout` (see Tensor::backward).
 void run_backward(const Tensor& root, const Tensor& dout);
 
+// Called with a leaf once its gradient for the running backward pass is final: every edge of the
+// graph that leads into the leaf has been processed (its gradient added into .grad, or found to
+// carry none). Leaves the pass does not reach are not reported. The order is the order in which
+// the pass completes the leaves, which depends only on the graph, so processes that build the
+// same graph see the same order. Data-parallel training starts each gradient's reduction across
+// processes from here, so the communication overlaps the rest of the backward pass.
+using GradReadyHook = std::function<void(const TensorImpl& leaf)>;
+
+// Installs a hook for the backward passes run on this thread while the scope lives (scopes nest;
+// the innermost one is called).
+class GradReadyScope {
+ public:
+  explicit GradReadyScope(GradReadyHook hook);
+  ~GradReadyScope();
+  GradReadyScope(const GradReadyScope&) = delete;
+  GradReadyScope& operator=(const GradReadyScope&) = delete;
+
+ private:
+  GradReadyHook prev_;
+};
+
 // A node whose backward is a lambda; convenient for simple ops and for tests.
 class LambdaNode : public Node {
  public:

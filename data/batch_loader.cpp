@@ -73,6 +73,8 @@ GatherArgs BatchLoader::gather_args(uint64_t aug_seed, uint64_t aug_offset) cons
   a.aug_flip = augment_.flip;
   a.seed = aug_seed;
   a.offset = aug_offset;
+  a.aug_batch = global_batch_;
+  a.aug_base = slice_begin_;
   return a;
 }
 
@@ -117,6 +119,14 @@ void BatchLoader::gather_samples(const Tensor& sample_ids, const Tensor& images,
   a.batch = n;
   a.sample_ids = sample_ids.data<int64_t>();
   DYBAT_DISPATCH_DEVICE(dev, gather, a, images, labels);
+}
+
+void BatchLoader::set_slice_of(int64_t global_batch, int64_t begin) {
+  DYBAT_CHECK(global_batch >= batch_size_ && begin >= 0 && begin + batch_size_ <= global_batch,
+              "BatchLoader: a slice of ", batch_size_, " samples from ", begin, " does not fit a batch of ",
+              global_batch);
+  global_batch_ = global_batch;
+  slice_begin_ = begin;
 }
 
 void BatchLoader::gather(int64_t batch, const Tensor& images, const Tensor& labels, uint64_t aug_seed,

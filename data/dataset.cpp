@@ -102,7 +102,11 @@ Dataset load_dataset(const DataOptions& opt, const std::function<void(const std:
   } else if (name == "folder") {
     d = read_image_folder(opt, log);
   } else if (name == "synthetic") {
-    d = make_synthetic(opt.synthetic_train, opt.synthetic_test, opt.seed);
+    // Each image is a function of its index alone: unpermuted, a limited split needs only its first
+    // `limit` images, the same ones the whole set starts with.
+    auto needed = [&](int64_t n, int64_t lim) { return !opt.permute && lim > 0 && lim < n ? lim : n; };
+    d = make_synthetic(needed(opt.synthetic_train, opt.train_limit), needed(opt.synthetic_test, opt.test_limit),
+                       opt.seed);
   } else {
     DYBAT_FAIL("unknown dataset '", name, "' (expected cifar10, cifar100, stl10, folder or synthetic)");
   }

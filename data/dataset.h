@@ -108,6 +108,10 @@ class BatchLoader {
   // The CPU backend throws for an index outside the split; the CUDA kernel writes NaN and -1.
   void gather_samples(const Tensor& sample_ids, const Tensor& images, const Tensor& labels, uint64_t aug_seed = 0,
                       uint64_t aug_offset = 0) const;
+  // The split holds one rank's slices of batches of `global_batch` (train/dist_launch.h), this
+  // rank's starting at sample `begin` of each: augmentation then draws by the global sample
+  // index, so a data-parallel run augments exactly as one process.
+  void set_slice_of(int64_t global_batch, int64_t begin);
 
  private:
   // The gather's pointers and sizes, without the batch id.
@@ -116,6 +120,7 @@ class BatchLoader {
   int64_t batch_size_;
   int crop_;
   AugmentOptions augment_;
+  int64_t global_batch_ = 0, slice_begin_ = 0;  // set_slice_of (0: the split is the whole data)
   Tensor resize_tables_;  // int32, on the split's device: x then y coefficient tables (empty if no resize)
   int x_taps_ = 0, y_taps_ = 0;
   Tensor lut_;  // float32 [3, 256] on the split's device: uint8 -> normalised value per channel

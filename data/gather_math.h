@@ -42,6 +42,9 @@ struct GatherArgs {
   const float* lut = nullptr;  // [3, 256]
   bool aug_crop = false, aug_flip = false;
   uint64_t seed = 0, offset = 0;
+  // A rank's slice of a larger batch (aug_batch > 0): local sample id * batch + b draws the
+  // augmentation of global sample id * aug_batch + aug_base + b, as one process would.
+  int64_t aug_batch = 0, aug_base = 0;
 };
 
 // The split's sample behind output row b: sample_ids[b] when given, else row b of batch `id`.
@@ -59,6 +62,7 @@ struct AugDraw {
 DYBAT_HD AugDraw aug_draw(const GatherArgs& a, int64_t sample) {
   AugDraw d;
   if (!a.aug_crop && !a.aug_flip) return d;
+  if (a.aug_batch > 0) sample = sample / a.batch * a.aug_batch + a.aug_base + sample % a.batch;
   Philox4 r = philox_block(a.seed, a.offset, static_cast<uint64_t>(sample));
   if (a.aug_crop) {
     d.dy = static_cast<int>((static_cast<uint64_t>(r.x) * (2 * kAugPad + 1)) >> 32);

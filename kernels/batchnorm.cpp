@@ -5,36 +5,14 @@
 #include "core/copy.h"
 #include "core/dispatch.h"
 #include "kernels/backend.h"
+#include "kernels/batchnorm_checks.h"
+#include "kernels/batchnorm_sync.h"
 
 namespace dybat {
 
-namespace {
-
-// The channel count of x ([N, C] or [N, C, H, W]) after checking its rank.
-int64_t channels_of(const Tensor& x, const char* op) {
-  DYBAT_CHECK(x.dim() == 2 || x.dim() == 4, op, ": x must be [N, C] or [N, C, H, W], got ", shape_str(x.shape()));
-  return x.size(1);
-}
-
-// A per-channel vector: defined, [C], contiguous, x's dtype and device.
-void check_channel_vector(const Tensor& v, int64_t c, const Tensor& x, const char* op, const char* what) {
-  DYBAT_CHECK(v.defined(), op, ": ", what, " is undefined");
-  DYBAT_CHECK(v.dim() == 1 && v.size(0) == c && v.is_contiguous(), op, ": ", what, " must be a contiguous [", c,
-              "], got ", v.str());
-  check_same_device(x, v, op);
-  check_same_dtype(x, v, op);
-}
-
-// Optional tensor shaped like x (residual, dx, dresidual).
-void check_like_x(const Tensor& t, const Tensor& x, const char* op, const char* what) {
-  if (!t.defined()) return;
-  DYBAT_CHECK(t.shape() == x.shape() && t.is_contiguous(), op, ": ", what, " must be contiguous ", shape_str(x.shape()),
-              ", got ", t.str());
-  check_same_device(x, t, op);
-  check_same_dtype(x, t, op);
-}
-
-}  // namespace
+using bn_checks::channels_of;
+using bn_checks::check_channel_vector;
+using bn_checks::check_like_x;
 
 void batchnorm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& running_mean,
                      const Tensor& running_var, double momentum) {
@@ -149,6 +127,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     check_channel_vector(running_mean, c, x, op, "running_mean");
     check_channel_vector(running_var, c, x, op, "running_var");
   }
+  if (opt.sync && opt.use_batch_stats)
+    return sync_batch_norm(x, gamma, beta, running_mean, running_var, opt, *opt.sync, residual);
   Tensor xc = x.contiguous(), gc = gamma.contiguous(), bc = beta.contiguous();
   Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
 

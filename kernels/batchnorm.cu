@@ -43,14 +43,6 @@ Layout layout_of(const Tensor& x) {
   return {x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1, x.numel() < (int64_t(1) << 32)};
 }
 
-// Sums two values over the block (kernels/block_reduce.cuh: a fixed tree).
-__device__ void block_sum2(double& a, double& b) {
-  double v[2] = {a, b};
-  block_sum(v);
-  a = v[0];
-  b = v[1];
-}
-
 // The slice [begin, end) of a channel's values handled by block s of `slices`.
 __device__ void slice_range(int64_t count, int slices, int s, int64_t& begin, int64_t& end) {
   int64_t per = (count + slices - 1) / slices;
@@ -71,7 +63,7 @@ __global__ void stats_partial_kernel(const T* x, Layout L, double* partial) {
     s1 += d;
     s2 += d * d;
   }
-  block_sum2(s1, s2);
+  block_sum(s1, s2);
   if (threadIdx.x == 0) {
     partial[(static_cast<int64_t>(ch) * slices + s) * 2] = s1;
     partial[(static_cast<int64_t>(ch) * slices + s) * 2 + 1] = s2;
@@ -140,7 +132,7 @@ __global__ void backward_partial_kernel(const T* dout, const T* x, const T* mean
     s1 += dz;
     s2 += dz * static_cast<double>(xhat);
   }
-  block_sum2(s1, s2);
+  block_sum(s1, s2);
   if (threadIdx.x == 0) {
     partial[(static_cast<int64_t>(ch) * slices + s) * 2] = s1;
     partial[(static_cast<int64_t>(ch) * slices + s) * 2 + 1] = s2;

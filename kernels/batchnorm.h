@@ -31,12 +31,17 @@
 
 namespace dybat {
 
+class Collective;
+
 struct BatchNormOptions {
   bool use_batch_stats = true;  // false: normalise with the running statistics (eval mode)
   bool update_running = true;   // update running stats from this batch (training)
   double momentum = 0.1;
   double eps = 1e-5;
   Act act = Act::None;
+  // Batch statistics over every process of a data-parallel run (kernels/batchnorm_sync.h);
+  // null: this process's batch alone.
+  const Collective* sync = nullptr;
 };
 
 // Differentiable in x, gamma, beta and residual. Updates running_mean/var in place when asked.

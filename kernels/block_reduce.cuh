@@ -35,4 +35,13 @@ __device__ T block_sum(T v) {
   return one[0];
 }
 
+// Two values per thread (a, b): their two sums, in every thread.
+template <class T>
+__device__ void block_sum(T& a, T& b) {
+  T two[2] = {a, b};
+  block_sum(two);
+  a = two[0];
+  b = two[1];
+}
+
 }  // namespace dybat::cuda

@@ -31,6 +31,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, const Tensor& residual) {
   opt.momentum = momentum_;
   opt.eps = eps_;
   opt.act = act_;
+  opt.sync = sync_;
   Tensor out = batch_norm(x, weight, bias, running_mean, running_var, opt, residual);
   if (mode() == Mode::Train) {
     // PyTorch counts every training-mode batch; with a fixed momentum the count has no effect on

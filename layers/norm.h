@@ -22,6 +22,11 @@ class BatchNorm2d : public Layer {
 
   int64_t channels() const { return channels_; }
   Act act() const { return act_; }
+  // Batch statistics over every process of `sync` (kernels/batchnorm_sync.h) whenever batch
+  // statistics are used (Train and EvalBatchStats); null (the default): this process's batch.
+  // The collective must outlive the layer's use.
+  void set_sync(const Collective* sync) { sync_ = sync; }
+  const Collective* sync() const { return sync_; }
 
   Tensor weight, bias;               // gamma, beta [C]
   Tensor running_mean, running_var;  // [C]
@@ -31,6 +36,7 @@ class BatchNorm2d : public Layer {
   int64_t channels_;
   Act act_;
   double eps_, momentum_;
+  const Collective* sync_ = nullptr;
 };
 
 }  // namespace dybat

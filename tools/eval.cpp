@@ -4,6 +4,9 @@
 //   eval --weights model.safetensors --net resnet18 --dataset cifar10 --crop 32
 //   eval --run logs/resnet18-cifar10-d0.5-20260101-120000          (settings from its config.json)
 //
+// Under `mpirun -np N` each process evaluates its slice of every batch and the metrics are those of
+// the whole batches (gathered from every rank); rank 0 prints.
+//
 // Exit codes: 0 done, 2 bad input.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -13,8 +16,10 @@
 #include "core/settings.h"
 #include "layers/precision.h"
 #include "nets/registry.h"
+#include "tools/lib/dist_main.h"
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/run_log.h"
 #include "train/setup.h"
 #include "train/trainer.h"
@@ -23,7 +28,7 @@ using namespace dybat;
 
 namespace {
 
-int run(int argc, char** argv) {
+int run(DistRun& dist, int argc, char** argv) {
   TrainConfig c;
   c.net = "";
   std::string weights, run_dir, split = "test";
@@ -56,8 +61,12 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--precision", c.precision, "fp32, or bf16 (mixed precision, CUDA only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_flag("--sync-bn", c.sync_bn,
+               "under mpirun: BatchNorm batch statistics over the whole batch of every process");
   app.add_flag("--json", json, "print one JSON object instead of text");
-  tools::parse_command_line(app, rewrite_single_dash(std::vector<std::string>(argv + 1, argv + argc)));
+  const std::vector<std::string> raw_args(argv + 1, argv + argc);
+  dist.check_same_arguments(raw_args);
+  tools::parse_command_line(app, rewrite_single_dash(raw_args));
 
   if (!run_dir.empty()) {
     // The run's settings (its data order, labels and split included), then whatever was given on
@@ -74,17 +83,19 @@ int run(int argc, char** argv) {
   DYBAT_CHECK(!c.net.empty(), "no net given: use --net NAME (or --run DIR)");
   std::string net = canonical_net_name(c.net);
   DYBAT_CHECK(!net.empty(), "unknown net '", c.net, "'; choose one of: ", tools::join(net_names()));
-  Device device = resolve_device(c.device);
+  Device device = dist.device(c.device);
   DType dtype = dtype_from_name(c.dtype);
   DYBAT_CHECK(!(device.is_cuda() && dtype == DType::Float64), "--dtype float64 is for the CPU");
   const DType compute = precision_from_name(c.precision);
   DYBAT_CHECK(compute != DType::BFloat16 || device.is_cuda(), "--precision bf16 (mixed precision) runs on CUDA only; ",
               "on ", device.str(), " use --precision fp32");
   DYBAT_CHECK(c.batch_size >= 1, "--batch-size must be at least 1");
+  dist.check_same_settings(config_to_json(c));
+  dist.check_batch(c.batch_size, "--batch-size");
   backend_settings().deterministic = true;
   apply_backend_config(c);
 
-  Dataset ds = load_run_dataset(c, device);
+  Dataset ds = dist.load_dataset(c, device, c.batch_size);  // this rank's slices of the batches
   int classes = resolve_classes(c, ds);
   Generator g(c.seed);
   std::shared_ptr<Module> model = create_net(net, classes, g);
@@ -92,6 +103,9 @@ int run(int argc, char** argv) {
   model->to(dtype);
   model->to(device);
   set_compute_dtype(*model, compute);
+  const Communicator* comm = dist.size() > 1 ? &dist.communicator(device) : nullptr;
+  if (comm && c.sync_bn) use_sync_batch_norm(*model, comm);
+  const RankSlice slice = rank_slice(c.batch_size, dist.rank(), dist.size());
   Mode mode = c.eval_bn == "running" ? Mode::Eval : Mode::EvalBatchStats;
 
   nlohmann::json out = {{"net", net},           {"dataset", ds.name},         {"weights", weights},
@@ -100,12 +114,12 @@ int run(int argc, char** argv) {
   for (const char* name : {"train", "test"}) {
     if (split != "both" && split != name) continue;
     const Split& s = std::string(name) == "train" ? ds.train : ds.test;
-    DYBAT_CHECK(s.size() >= c.batch_size, "--batch-size ", c.batch_size, " is larger than the ", name, " split (",
+    DYBAT_CHECK(s.size() >= slice.count, "--batch-size ", c.batch_size, " is larger than the ", name, " split (",
                 s.size(), " samples)");
-    LoaderBatches src(s, c.batch_size, c.crop);
+    LoaderBatches src(s, slice.count, c.crop);
     SplitMetrics m;
     try {
-      m = evaluate(*model, src, mode, dtype);
+      m = evaluate(*model, src, mode, dtype, comm);
     } catch (const Error& e) {
       if (!tools::is_out_of_memory(e)) throw;
       DYBAT_FAIL(net, " with --batch-size ", c.batch_size, " at --crop ", c.crop, " does not fit in GPU memory (",
@@ -113,17 +127,20 @@ int run(int argc, char** argv) {
                  c.crop > 32 ? " or a smaller --crop" : "");
     }
     out[name] = {{"loss", m.loss}, {"top1", m.top1}, {"top5", m.top5}, {"auroc", m.auroc}, {"batches", m.batches}};
-    if (!json)
+    if (!json && dist.root())
       std::printf("%s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  AUROC %.4f  (%lld batches of %lld, %s, BN %s)\n", name,
                   m.loss, m.top1, m.top5, m.auroc, static_cast<long long>(m.batches),
                   static_cast<long long>(c.batch_size), ds.name.c_str(),
                   c.eval_bn == "batch" ? "batch statistics" : "running statistics");
   }
   // A path that is not UTF-8 is shown with replacement characters instead of failing the dump.
-  if (json) std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (json && dist.root())
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return tools::main_guard("eval", [&] { return run(argc, argv); }); }
+int main(int argc, char** argv) {
+  return tools::dist_main_guard("eval", [&](DistRun& dist) { return run(dist, argc, argv); });
+}

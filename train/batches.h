@@ -52,6 +52,8 @@ class LoaderBatches : public BatchSource {
   void gather_samples(const Tensor& sample_ids, const Tensor& inputs, const Tensor& labels) const override;
   void set_step(int64_t step) override { step_ = step; }
   bool step_dependent() const override { return augments_; }
+  // A data-parallel rank's split (BatchLoader::set_slice_of).
+  void set_slice_of(int64_t global_batch, int64_t begin) { loader_.set_slice_of(global_batch, begin); }
 
  private:
   BatchLoader loader_;

@@ -118,7 +118,7 @@ bool select_flag_applies(const std::string& flag, const std::string& method) {
   X(nesterov) X(lr_schedule) X(lr_step_epochs) X(lr_gamma) X(zeta) X(device) X(seed) X(out) X(resume) X(weights)  \
   X(train_limit) X(test_limit) X(eval_every) X(dtype) X(eval_bn) X(flush_seconds) X(tf32_conv) X(tf32_matmul)        \
   X(conv_algo) X(cuda_graph) X(precision) X(keep) X(keep_start) X(keep_end) X(beta) X(window) X(prune_ratio)      \
-  X(anneal)
+  X(anneal) X(sync_bn) X(bucket_mb)
 
 nlohmann::json config_to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -255,6 +255,14 @@ ParsedArgs parse_train_args(const std::vector<std::string>& raw_args) {
   app.add_option("--anneal", c.anneal, "infobatch: the last fraction of the steps trains on the full data")
       ->capture_default_str();
 
+  app.add_flag("--sync-bn", c.sync_bn,
+               "under mpirun: BatchNorm statistics over the whole batch of every process (forward and backward); "
+               "default: each process's own slice, as PyTorch DDP");
+  app.add_option("--bucket-mb", c.bucket_mb,
+                 "under mpirun: gradients are summed over the processes in buckets of this many MiB, each started "
+                 "as soon as its gradients are ready; 0: one bucket after the backward")
+      ->capture_default_str();
+
   std::vector<std::string> args = rewrite_single_dash(raw_args);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
@@ -347,6 +355,8 @@ void validate_config(const TrainConfig& c) {
               c.conv_algo, "'");
   DYBAT_CHECK(c.precision == "fp32" || c.precision == "bf16", "--precision must be fp32 or bf16, got '", c.precision,
               "'");
+  DYBAT_CHECK(std::isfinite(c.bucket_mb) && c.bucket_mb >= 0 && c.bucket_mb <= 4096,
+              "--bucket-mb must be in [0, 4096], got ", c.bucket_mb);
   DYBAT_CHECK(!(c.precision == "bf16" && c.dtype != "float32"), "--precision bf16 keeps float32 master weights; use "
               "it with --dtype float32");
   validate_select_settings(c);

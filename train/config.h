@@ -87,6 +87,9 @@ struct TrainConfig {
   int64_t window = 1024;           // selective-backprop: the recent losses the CDF is taken over
   double prune_ratio = 0.5;        // infobatch: r, the fraction of the low-score samples pruned
   double anneal = 0.125;           // infobatch: the last fraction of the steps trains on all data
+  // Data-parallel runs (mpirun; train/data_parallel.h); a one-process run ignores both.
+  bool sync_bn = false;            // BatchNorm statistics over the whole batch of every rank
+  double bucket_mb = 25;           // gradient all-reduce bucket size in MiB (0: one bucket after the backward)
 };
 
 nlohmann::json config_to_json(const TrainConfig& c);

@@ -7,6 +7,7 @@
 #include "core/dispatch.h"
 #include "train/backend.h"
 #include "train/batches.h"
+#include "train/global_loss.h"
 #include "train/select_common.h"
 
 namespace dybat {
@@ -142,6 +143,12 @@ Tensor SelectionState::choose_batch() {
 }
 
 void SelectionState::record(const Tensor& losses, const Tensor& batch_id) {
+  if (global_) {
+    batch_loss_sums(losses.detach(), loss_sums_);
+    global_->all_reduce_sum(loss_sums_);
+    record_step_sums(loss_sums_, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
+    return;
+  }
   record_step_loss(losses, batch_id, counters_, score_, trace_ids_, trace_loss_, bad_step_);
 }
 
@@ -152,6 +159,11 @@ Tensor SelectionState::choose_batch_by(const Tensor& keys) {
 
 void SelectionState::record_samples(const Tensor& losses) {
   record_sample_loss(losses, counters_, trace_ids_, trace_loss_, bad_step_);
+}
+
+void SelectionState::set_collective(const Collective* global) {
+  global_ = global;
+  if (global_ && !loss_sums_.defined()) loss_sums_ = Tensor::zeros({2}, DType::Float64, score_.device());
 }
 
 void SelectionState::step_done() {

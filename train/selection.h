@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/collective.h"
 #include "core/hd.h"
 #include "core/tensor.h"
 
@@ -142,12 +143,18 @@ class SelectionState {
   // Restores the device arrays from a checkpoint (any device; copied) taken after `next_step`
   // steps; the trace buffer starts empty.
   void restore(const Tensor& score, const Tensor& order, int64_t next_step);
+  // Data-parallel runs: record() then scores a batch by the mean loss over every rank of
+  // `global` (train/global_loss.h), one all-reduce per step on the device; null: this process's
+  // losses alone (the default). Every rank then holds the same scores and picks the same ids.
+  void set_collective(const Collective* global);
 
  private:
   SchedulePlan plan_;
   Tensor score_, order_, trace_ids_, trace_loss_, bad_step_;
   Tensor counters_;  // int64 [3]: step about to run (from 0), trace slot, batch id
   Tensor chosen_;    // uint8 [b]: selection scratch
+  const Collective* global_ = nullptr;
+  Tensor loss_sums_;  // float64 [2]: the step's loss sum and sample count, all-reduced (global_ set)
   int64_t first_step_ = 0;  // step (from 1) of the first pending row
   int64_t pending_ = 0;
   int64_t next_step_ = 0;   // the step (from 0) record() expects next

@@ -17,7 +17,7 @@ Device resolve_device(const std::string& text) {
   return d;
 }
 
-Dataset load_run_dataset(const TrainConfig& c, Device device) {
+Dataset load_run_dataset(const TrainConfig& c, Device device, bool notices) {
   DataOptions o;
   o.dataset = c.dataset;
   o.root = c.data;
@@ -31,7 +31,9 @@ Dataset load_run_dataset(const TrainConfig& c, Device device) {
   o.test_limit = c.test_limit;
   o.device = device;
   // load_dataset announces loudly when it falls back to the synthetic set.
-  return load_dataset(o, [](const std::string& msg) { std::fprintf(stderr, "dybat: %s\n", msg.c_str()); });
+  return load_dataset(o, [notices](const std::string& msg) {
+    if (notices) std::fprintf(stderr, "dybat: %s\n", msg.c_str());
+  });
 }
 
 int resolve_classes(const TrainConfig& c, const Dataset& ds) {

@@ -11,8 +11,9 @@ namespace dybat {
 // devices present.
 Device resolve_device(const std::string& text);
 // Loads the dataset the settings name (or the first found under --data, else the synthetic set,
-// which load_dataset announces loudly) onto `device`. Notices go to stderr.
-Dataset load_run_dataset(const TrainConfig& c, Device device);
+// which load_dataset announces loudly) onto `device`. Notices go to stderr (none when `notices`
+// is false: the other ranks of a data-parallel run).
+Dataset load_run_dataset(const TrainConfig& c, Device device, bool notices = true);
 // --classes, or the dataset's; an explicit count must cover every label.
 int resolve_classes(const TrainConfig& c, const Dataset& ds);
 

@@ -3,6 +3,7 @@
 
 #include "core/autograd.h"
 #include "kernels/loss.h"
+#include "train/grad_sync.h"
 
 namespace dybat {
 
@@ -20,18 +21,24 @@ Tensor TrainStep::forward(const Tensor& x, const Tensor& y) {
   return cross_entropy(logits, y);
 }
 
-void TrainStep::update(const Tensor& losses, const Tensor& lr) {
-  sgd_.zero_grad();
-  losses.backward(dmean_);
-  sgd_.step(lr);
-}
+void TrainStep::update(const Tensor& losses, const Tensor& lr) { update(losses, lr, dmean_); }
 
 void TrainStep::update(const Tensor& losses, const Tensor& lr, const Tensor& dloss) {
   DYBAT_CHECK(dloss.shape() == losses.shape() && dloss.dtype() == losses.dtype(), "training step: dloss ",
               dloss.str(), " must match the losses ", losses.str());
   sgd_.zero_grad();
-  losses.backward(dloss);
+  if (sync_)
+    sync_->backward([&] { losses.backward(dloss); });
+  else
+    losses.backward(dloss);
   sgd_.step(lr);
+}
+
+void TrainStep::set_gradient_sync(GradientSync* sync, int64_t global_batch) {
+  const int64_t b = sync ? global_batch : batch_;
+  DYBAT_CHECK(b >= batch_, "training step: a global batch of ", b, " is smaller than this rank's ", batch_);
+  sync_ = sync;
+  dmean_.fill_(1.0 / static_cast<double>(b));
 }
 
 Tensor TrainStep::run(const Tensor& x, const Tensor& y, const Tensor& lr) {

@@ -20,6 +20,8 @@
 
 namespace dybat {
 
+class GradientSync;
+
 class TrainStep {
  public:
   // batch: B, the samples per step; dtype: the net's parameter dtype (inputs of another dtype
@@ -41,13 +43,19 @@ class TrainStep {
 
   Sgd& optimizer() { return sgd_; }
   int64_t batch_size() const { return batch_; }
+  // Data-parallel runs: this step's B samples are a slice of a batch of `global_batch`; the
+  // backward weights each loss by 1 / global_batch and runs through `sync`, which sums the
+  // gradients over the ranks (train/grad_sync.h), so the update is the one-process update of the
+  // whole batch. Null restores the plain step.
+  void set_gradient_sync(GradientSync* sync, int64_t global_batch);
 
  private:
   Module& net_;
   Sgd sgd_;
   int64_t batch_;
   DType dtype_;
-  Tensor dmean_;  // [B], every element 1 / B
+  Tensor dmean_;  // [B], every element 1 / B (1 / global batch with a gradient sync)
+  GradientSync* sync_ = nullptr;
 };
 
 }  // namespace dybat

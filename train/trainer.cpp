@@ -11,6 +11,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/graphed_step.h"
 #include "train/select_method.h"
 #include "train/step.h"
@@ -45,14 +46,17 @@ std::string backend_text() {
 // every batch of every evaluation; the host reads only the sums at the end.
 class SplitEvaluator {
  public:
-  SplitEvaluator(const BatchSource& src, DType dtype, GraphedStep::Mode mode, const std::string& name)
+  SplitEvaluator(const BatchSource& src, DType dtype, GraphedStep::Mode mode, const std::string& name,
+                 const Communicator* comm = nullptr)
       : src_(src),
         dtype_(dtype),
         cursor_(Tensor::zeros({1}, DType::Int64, src.device())),
         x_(Tensor::empty(src.input_shape(), src.input_dtype(), src.device())),
         y_(Tensor::empty({src.batch_size()}, DType::Int64, src.device())),
         acc_(src.device()),
-        batch_(src.device(), mode, "an evaluation batch of " + name) {}
+        batch_(src.device(), mode, "an evaluation batch of " + name) {
+    if (comm && comm->size() > 1) global_ = std::make_unique<GlobalBatch>(*comm);
+  }
 
   SplitMetrics run(Module& net, Mode mode) {
     ModeGuard guard(net, mode);
@@ -71,7 +75,12 @@ class SplitEvaluator {
     src_.gather(cursor_, x_, y_);
     Tensor logits = net(x_.dtype() == dtype_ ? x_ : x_.to(dtype_));
     Tensor losses = cross_entropy(logits, y_);
-    acc_.add(logits, y_, losses);
+    if (global_) {
+      GlobalBatch::Parts all = global_->gather(logits, y_, losses);  // the whole batch, from every rank
+      acc_.add(all.logits, all.labels, all.losses);
+    } else {
+      acc_.add(logits, y_, losses);
+    }
     advance_counter(cursor_);
   }
 
@@ -79,11 +88,12 @@ class SplitEvaluator {
   DType dtype_;
   Tensor cursor_, x_, y_;
   MetricsAccumulator acc_;
+  std::unique_ptr<GlobalBatch> global_;
   GraphedStep batch_;
 };
 
-SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype) {
-  return SplitEvaluator(src, dtype, GraphedStep::Mode::Eager, "the split").run(net, mode);
+SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype, const Communicator* comm) {
+  return SplitEvaluator(src, dtype, GraphedStep::Mode::Eager, "the split", comm).run(net, mode);
 }
 
 struct Trainer::Impl {
@@ -114,6 +124,10 @@ struct Trainer::Impl {
   int64_t checkpoint_step = 0;
   double last_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t last_loss_step = 0;
+  DataParallel* dp = nullptr;  // set: one rank of a data-parallel run
+
+  bool writes_files() const { return log && (!dp || dp->writes_files()); }
+  int64_t samples_per_step() const { return train.batch_size() * (dp ? dp->size() : 1); }
 
   Impl(const TrainConfig& c, Module& n, BatchSource& tr, BatchSource& te, Device d, DType t, RunLog* l)
       : cfg(c),
@@ -195,13 +209,14 @@ struct Trainer::Impl {
   // and on a GPU the graphs' private pools, count on a steady step finding its blocks).
   void make_evaluators() {
     const BatchSource& train_src = train_metrics_source ? *train_metrics_source : train;
+    const Communicator* comm = dp ? &dp->comm() : nullptr;
     if (!train_eval)
-      train_eval = std::make_unique<SplitEvaluator>(train_src, dtype, step_mode(train_src), "the training split");
-    if (!test_eval) test_eval = std::make_unique<SplitEvaluator>(test, dtype, step_mode(test), "the test split");
+      train_eval = std::make_unique<SplitEvaluator>(train_src, dtype, step_mode(train_src), "the training split", comm);
+    if (!test_eval) test_eval = std::make_unique<SplitEvaluator>(test, dtype, step_mode(test), "the test split", comm);
   }
 
   void save(double elapsed) {
-    if (!log) return;
+    if (!writes_files()) return;
     CheckpointState st;
     st.step = step;
     StepPlace at = step_place(plan, step);
@@ -247,7 +262,7 @@ struct Trainer::Impl {
       p.loss_step = last_loss_step;
       double run_s = seconds_since(t_start);
       int64_t done = step - start_step;
-      p.img_per_s = run_s > 0 ? static_cast<double>(done * train.batch_size()) / run_s : 0;
+      p.img_per_s = run_s > 0 ? static_cast<double>(done * samples_per_step()) / run_s : 0;
       p.eta_s = done > 0 ? run_s / static_cast<double>(done) * static_cast<double>(plan.total_steps - step) : 0;
       p.elapsed_s = elapsed_offset + run_s;
       hooks.progress(p);
@@ -259,13 +274,15 @@ struct Trainer::Impl {
       ++interval_steps;
       if (hooks.after_step) hooks.after_step(step);
       bool eval_now = step % eval_every == 0 || step == plan.total_steps;
-      bool flush_now = eval_now || sel.pending() == eval_every ||
-                       (cfg.flush_seconds > 0 && seconds_since(last_flush) >= cfg.flush_seconds);
+      // Flushes at fixed steps are the same on every rank; timed ones (the shown loss) are not, so a
+      // data-parallel run acts on a non-finite loss only at fixed ones, where every rank stops.
+      bool fixed_flush = eval_now || sel.pending() == eval_every;
+      bool flush_now = fixed_flush || (cfg.flush_seconds > 0 && seconds_since(last_flush) >= cfg.flush_seconds);
       if (flush_now) {
         SelectionState::Flush f = sel.flush();  // the host's only reads of the training steps
         interval_train += seconds_since(seg_start);
         seg_start = last_flush = Clock::now();
-        if (f.bad_step > 0) {
+        if (f.bad_step > 0 && (fixed_flush || !dp)) {
           result.status = TrainStatus::NonFinite;
           result.bad_step = f.bad_step;
           result.steps = step;
@@ -277,22 +294,27 @@ struct Trainer::Impl {
                                 : std::string());
           return result;
         }
-        if (log) log->append_trace(f.rows);
+        if (writes_files()) log->append_trace(f.rows);
+        if (dp) dp->note_trace(f.rows);
         if (!f.rows.empty()) {
           last_loss = f.rows.back().loss;
           last_loss_step = f.rows.back().step;
         }
       }
       if (eval_now) {
+        if (dp) {
+          dp->check_trace(sel);
+          dp->before_evaluation();
+        }
         MetricsRow row;
         row.step = step;
         row.epoch = static_cast<double>(step) / static_cast<double>(plan.num_batches);
         row.train = train_eval->run(net, eval_mode);
         row.test = test_eval->run(net, eval_mode);
-        row.img_per_s = interval_train > 0 ? static_cast<double>(interval_steps * train.batch_size()) / interval_train
-                                           : 0;
+        row.img_per_s =
+            interval_train > 0 ? static_cast<double>(interval_steps * samples_per_step()) / interval_train : 0;
         row.elapsed_s = elapsed_offset + seconds_since(t_start);
-        if (log) log->append_metrics(row);
+        if (writes_files()) log->append_metrics(row);
         save(row.elapsed_s);
         result.last = row;
         if (hooks.evaluated) hooks.evaluated(row);
@@ -332,7 +354,7 @@ struct Trainer::Impl {
       step = 0;  // interrupted before its first checkpoint: start over with the same settings
     }
     checkpoint_step = step;
-    log->truncate_to(step);
+    if (writes_files()) log->truncate_to(step);
   }
 };
 
@@ -352,6 +374,13 @@ void Trainer::set_capture_audit(bool on) {
 }
 bool Trainer::uses_cuda_graphs() const { return impl_->step_mode(impl_->train) == GraphedStep::Mode::Graph; }
 SelectionState& Trainer::selection() { return impl_->sel; }
+void Trainer::set_data_parallel(DataParallel* dp) {
+  DYBAT_CHECK(!impl_->step_runner && impl_->step == 0, "set_data_parallel: call it before the run starts");
+  if (!dp || dp->size() == 1) return;
+  impl_->dp = dp;
+  impl_->step_fn.set_gradient_sync(&dp->gradient_sync(), impl_->samples_per_step());
+  impl_->sel.set_collective(&dp->comm());
+}
 void Trainer::evaluate_train_on(const BatchSource& src) {
   DYBAT_CHECK(src.num_batches() == impl_->train.num_batches() && src.batch_size() == impl_->train.batch_size(),
               "evaluate_train_on: the source must split the training data as the training source does");

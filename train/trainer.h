@@ -40,9 +40,14 @@
 
 namespace dybat {
 
+class Communicator;
+class DataParallel;
+
 // Means of the four metrics over every batch of `src`, the net in `mode` (EvalBatchStats: the
 // original's evaluation; Eval: running statistics), under no_grad. The mode is restored after.
-SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype);
+// With `comm` (a data-parallel evaluation: `src` holds this rank's slices of the batches) each
+// batch's metrics are those of the whole batch, gathered from every rank (train/data_parallel.h).
+SplitMetrics evaluate(Module& net, const BatchSource& src, Mode mode, DType dtype, const Communicator* comm = nullptr);
 
 struct Progress {
   int64_t step = 0, total_steps = 0;
@@ -96,6 +101,11 @@ class Trainer {
   // Evaluates the training split's metrics on `src` instead of the training source: an
   // augmenting training source must not augment the evaluation batches. Call before run().
   void evaluate_train_on(const BatchSource& src);
+  // Makes this loop one rank of a data-parallel run (train/data_parallel.h): the sources hold
+  // this rank's slices of the batches, gradients, batch scores and metrics become global, and
+  // only rank 0 writes the run's files (every rank reads them on resume). With one rank this
+  // changes nothing. Call before resume() and run(); `dp` must outlive the trainer.
+  void set_data_parallel(DataParallel* dp);
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -51,6 +52,15 @@ std::string run_results(const std::string& dir) {
     out += j.dump() + "\n";
   }
   return out + read_file(dir + "/model.safetensors");
+}
+
+bool mpirun_available() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+RunResult run_mpirun(const std::string& spec, int limit_s) {
+  // The leak checker of the sanitizer build is told about Open MPI's deliberate leaks.
+  return run_shell("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+                   "LSAN_OPTIONS=suppressions=" + source_dir() + "/tests/support/lsan_mpi.supp timeout -k 10 " +
+                   std::to_string(limit_s) + " mpirun --oversubscribe " + spec);
 }
 
 }  // namespace dybat::test

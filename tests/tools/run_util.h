@@ -21,4 +21,12 @@ RunResult run_shell(const std::string& command);
 // metrics.csv, metrics.jsonl, and the final model's bytes; equal for runs that computed the same.
 std::string run_results(const std::string& dir);
 
+// True when `mpirun` is on the PATH.
+bool mpirun_available();
+// Runs `mpirun --oversubscribe <spec>` (spec: "-np N PROGRAM ARGS", or MPMD parts joined by " : ")
+// with one OpenMP thread per rank and the settings mpirun needs as root in a container
+// (OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1), under `timeout limit_s` as a
+// safety net: exit code 124 means it hung.
+RunResult run_mpirun(const std::string& spec, int limit_s);
+
 }  // namespace dybat::test

@@ -4,7 +4,7 @@
 DYBAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DYBAT_BUILD="${DYBAT_BUILD:-$DYBAT_ROOT/build}"
 DYBAT_PACKAGES=(cmake make g++ libgtest-dev libstb-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
-  clang libclang-rt-14-dev python3-matplotlib curl libsleef3)
+  clang libclang-rt-14-dev python3-matplotlib curl libsleef3 openmpi-bin libopenmpi-dev)
 
 # Installs any missing Debian package when run as root; otherwise prints the command and exits 2.
 ensure_packages() {
@@ -59,12 +59,20 @@ select_blas_core() {
   export OPENBLAS_CORETYPE=SkylakeX
 }
 
-# Builds and runs tools program $1 with the remaining arguments.
+# Builds and runs tools program $1 with the remaining arguments. Under mpirun every rank runs this
+# script at once: the installing and building take turns under a lock (the first rank builds, the
+# others find the program up to date), then each rank runs its program.
 run_program() {
   local name="$1"
   shift
+  if [ -n "${OMPI_COMM_WORLD_SIZE:-}" ]; then
+    mkdir -p "$DYBAT_BUILD"
+    exec 9>"$DYBAT_BUILD/.setup.lock"
+    flock 9
+  fi
   ensure_packages
   build_target "$name"
+  if [ -n "${OMPI_COMM_WORLD_SIZE:-}" ]; then exec 9>&-; fi
   select_blas_core
   exec "$DYBAT_BUILD/$name" "$@"
 }
