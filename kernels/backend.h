@@ -13,6 +13,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_sync.h"
 #include "kernels/cast.h"
 #include "kernels/conv2d.h"
 #include "kernels/dropout.h"

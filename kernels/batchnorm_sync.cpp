@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/batchnorm_checks.h"
 
 namespace dybat {

@@ -4,6 +4,7 @@
 // grid-stride elementwise passes. Kernels, then launchers. The all-reduces between them are the
 // caller's (kernels/batchnorm_sync.cpp), queued on the same stream.
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/batchnorm_math.h"
 #include "kernels/batchnorm_sync.h"
 #include "kernels/block_reduce.cuh"

@@ -53,27 +53,4 @@ void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean
 void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
                        const Tensor& gsums, const Tensor& sums, const Tensor& dx);
 
-namespace cpu {
-void batchnorm_sums(const Tensor& x, const Tensor& sums);
-void batchnorm_dev_sums(const Tensor& x, const Tensor& sums, const Tensor& dev);
-void batchnorm_sync_stats(const Tensor& sums, const Tensor& dev, double eps, const Tensor& mean, const Tensor& invstd,
-                          const Tensor& running_mean, const Tensor& running_var, double momentum);
-void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                         const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, const Tensor& dz,
-                         const Tensor& gsums, const Tensor& dgamma, const Tensor& dbeta);
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
-                       const Tensor& gsums, const Tensor& sums, const Tensor& dx);
-}  // namespace cpu
-namespace cuda {
-void batchnorm_sums(const Tensor& x, const Tensor& sums);
-void batchnorm_dev_sums(const Tensor& x, const Tensor& sums, const Tensor& dev);
-void batchnorm_sync_stats(const Tensor& sums, const Tensor& dev, double eps, const Tensor& mean, const Tensor& invstd,
-                          const Tensor& running_mean, const Tensor& running_var, double momentum);
-void batchnorm_grad_sums(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& invstd,
-                         const Tensor& gamma, const Tensor& beta, const Tensor& residual, Act act, const Tensor& dz,
-                         const Tensor& gsums, const Tensor& dgamma, const Tensor& dbeta);
-void batchnorm_sync_dx(const Tensor& dz, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
-                       const Tensor& gsums, const Tensor& sums, const Tensor& dx);
-}  // namespace cuda
-
 }  // namespace dybat

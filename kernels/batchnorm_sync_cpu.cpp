@@ -2,6 +2,7 @@
 // each channel's values added in sample order (a fixed order: bit-identical run to run for any
 // thread count), and the elementwise dz and dx passes.
 #include "core/dispatch.h"
+#include "kernels/backend.h"
 #include "kernels/batchnorm_math.h"
 #include "kernels/batchnorm_sync.h"
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "train/batches.h"
+#include "train/global_loss.h"
 #include "train/metrics.h"
 #include "train/select_common.h"
 #include "train/select_infobatch.h"

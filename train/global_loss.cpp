@@ -2,6 +2,7 @@
 #include "train/global_loss.h"
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 
 namespace dybat {
 

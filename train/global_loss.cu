@@ -3,6 +3,7 @@
 #include "core/dispatch.h"
 #include "kernels/block_reduce.cuh"
 #include "kernels/cuda_launch.h"
+#include "train/backend.h"
 #include "train/global_loss.h"
 
 namespace dybat::cuda {

@@ -21,15 +21,4 @@ void batch_loss_sums(const Tensor& losses, const Tensor& sums);
 void record_step_sums(const Tensor& sums, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
 
-namespace cpu {
-void batch_loss_sums(const Tensor& losses, const Tensor& sums);
-void record_step_sums(const Tensor& sums, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
-                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-}  // namespace cpu
-namespace cuda {
-void batch_loss_sums(const Tensor& losses, const Tensor& sums);
-void record_step_sums(const Tensor& sums, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
-                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
-}  // namespace cuda
-
 }  // namespace dybat

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "train/backend.h"
 #include "train/global_loss.h"
 
 namespace dybat::cpu {
