@@ -69,10 +69,7 @@ void import_conv2d_algorithms(const std::vector<ConvAlgoRecord>& records);
 // Forgets every recorded choice; for tests. Both this and import make geometries planned before
 // choose again at their next call (kernels/conv2d_choice.h).
 void clear_conv2d_algorithms();
-// Text form for checkpoint metadata: records separated by ';', each "k0,k1,...=a:m/a:m/a:m"
-// (forward, backward data, backward filter). Parsing throws dybat::Error on malformed text.
-std::string conv2d_algorithms_to_text(const std::vector<ConvAlgoRecord>& records);
-std::vector<ConvAlgoRecord> conv2d_algorithms_from_text(const std::string& text);
+// A checkpoint carries the record as text: train/checkpoint_algos.h.
 
 namespace detail {
 // Used by conv2d.cu: the recorded (algo, math) of one direction of a geometry, if a new choice is

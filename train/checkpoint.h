@@ -4,7 +4,8 @@
 // state.safetensors holds the tensors "score" [b] float32, "order" [b] int64 (the current pass's
 // ids), "momentum.<parameter name>" (SGD buffers), and metadata: step, pass, position, seed,
 // generator_offset, elapsed_s, backend (TF32 and deterministic-algorithm settings), version, and
-// cudnn_algorithms (the cuDNN algorithms chosen, kernels/conv2d.h text form; absent in older files).
+// cudnn_algorithms (the cuDNN algorithms chosen, in the text form of train/checkpoint_algos.h;
+// absent in older files).
 // A selection method other than dybat adds its state as "select.<name>" tensors and its work as
 // metadata select_work (both absent otherwise).
 // Both files carry their step in the metadata, and a checksum: "crc32", the CRC-32 of the whole

@@ -11,6 +11,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_algos.h"
 #include "train/data_parallel.h"
 #include "train/graphed_step.h"
 #include "train/select_method.h"

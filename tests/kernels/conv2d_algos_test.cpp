@@ -1,8 +1,9 @@
-// The record of cuDNN algorithm choices (kernels/conv2d.h): its text form, import/merge rules and
-// lookups, all host-side (the CUDA side that fills it is tested in tests/cuda/conv2d_algo_test.cpp).
+// The record of cuDNN algorithm choices (kernels/conv2d.h): import/merge rules and lookups, and a
+// trip through the checkpoint's text form (train/checkpoint_algos.h), all host-side (the CUDA side that fills it is tested in tests/cuda/conv2d_algo_test.cpp).
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "support/test_util.h"
+#include "train/checkpoint_algos.h"
 
 using namespace dybat;
 
@@ -22,29 +23,6 @@ ConvAlgoRecord record(std::vector<int64_t> key, int a0, int m0, int a1, int m1, 
 }
 
 }  // namespace
-
-TEST(Conv2dAlgorithms, TextRoundTrip) {
-  std::vector<ConvAlgoRecord> recs = {record({0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 3, 32, 32, 16, 3, 3, 3}, 1, 3, 0, 3, 1, 3),
-                                      record({0, 1, 0, 2, 2, 0, 0, 1, 1, 4, 2, 8, 9, 9, 8, 2, 1, 1}, 7, 1, -1, -1, 5, 2)};
-  std::string text = conv2d_algorithms_to_text(recs);
-  EXPECT_EQ(text, "0,3,1,1,1,1,1,1,1,1,8,3,32,32,16,3,3,3=1:3/0:3/1:3;0,1,0,2,2,0,0,1,1,4,2,8,9,9,8,2,1,1=7:1/-1:-1/5:2");
-  EXPECT_EQ(conv2d_algorithms_from_text(text), recs);
-  EXPECT_TRUE(conv2d_algorithms_from_text("").empty());
-  EXPECT_EQ(conv2d_algorithms_to_text({}), "");
-}
-
-TEST(Conv2dAlgorithms, MalformedTextThrows) {
-  for (const char* bad : {"1,2", "1,2=1:1/2:2", "1,2=1:1/2:2/3", "1,x=1:1/2:2/3:3", "=1:1/2:2/3:3", "1,2=1:1/2:2/3:3;",
-                          "1,2=1:1/2:2/3:3:4", "1,2=99999:1/2:2/3:3", "1,2=-2:1/2:2/3:3"}) {
-    EXPECT_THROW(conv2d_algorithms_from_text(bad), Error) << bad;
-  }
-  try {
-    conv2d_algorithms_from_text("1,2=1:1");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(e.message().find("'1,2=1:1'"), std::string::npos) << e.message();
-  }
-}
 
 TEST(Conv2dAlgorithms, StoreFindImportAndList) {
   CleanRecord clean;

@@ -16,6 +16,7 @@
 #include "support/test_util.h"
 #include "tests/train/train_test_util.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_algos.h"
 #include "train/files.h"
 
 using namespace dybat;
