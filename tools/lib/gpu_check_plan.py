@@ -42,14 +42,17 @@ CUDA_SUITES = [
     ("CudaPrecision", "CudaPrecision.*", 20),
     ("CudaForwardTool", "CudaForwardTool.*", 30),
     ("CudaGolden", "*CudaGolden.*", 60),
+    ("CudaNccl", "CudaNccl.*", 20),
 ]
 # The tests of the project's own kernels (not cuDNN's or cuBLAS's), at their small shapes: batch
 # norm, the bias gradient of conv2d, sum_rows, the schedule's kernels, pooling, the loss,
-# activations, dropout, the batch gather, SGD, casts and the metrics.
+# activations, dropout, the batch gather, SGD, casts, the metrics, the selection methods' kernels,
+# and the data-parallel kernels (synchronised batch norm, the global batch loss).
 OWN_KERNEL_TESTS = ":".join([
     "CudaParity.BatchNorm*", "CudaParity.Conv2dAutograd*", "CudaParity.SumRows*", "CudaSchedule.*",
     "CudaParity.*Pool*", "CudaParity.CrossEntropy*", "CudaParity.Activation*", "CudaParity.Dropout*",
-    "CudaParity.DataGather*", "CudaParity.Sgd*", "CudaParity.CastBf16*", "CudaMetrics.*"])
+    "CudaParity.DataGather*", "CudaParity.Sgd*", "CudaParity.CastBf16*", "CudaMetrics.*",
+    "CudaParity.Select*", "CudaParity.SyncBatchNorm*", "CudaParity.GlobalBatchLoss*"])
 
 
 def step(name, limit_s, kind, gpu=(), cpu=None, env=None, what="", needs=None):
