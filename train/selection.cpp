@@ -99,10 +99,8 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
   DYBAT_DISPATCH_DEVICE(score.device(), begin_schedule_step, score, k, order, counters, chosen);
 }
 
-void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
-                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
-  const char* op = "record_step_loss";
-  DYBAT_CHECK(losses.dim() == 1 && losses.numel() > 0, op, ": losses must be [n], got ", losses.str());
+void check_step_record(const char* op, const Tensor& like, const Tensor& batch_id, const Tensor& counters,
+                       const Tensor& score, const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
   DYBAT_CHECK(batch_id.dtype() == DType::Int64 && batch_id.numel() == 1, op, ": batch id must be one int64");
   DYBAT_CHECK(score.dtype() == DType::Float32 && score.dim() == 1 && score.is_contiguous(), op,
               ": score must be contiguous float32 [b]");
@@ -110,8 +108,15 @@ void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor
                   trace_ids.numel() == trace_loss.numel() && trace_ids.is_contiguous() && trace_loss.is_contiguous(),
               op, ": the trace buffers must be contiguous int64 and float32 of one length");
   DYBAT_CHECK(bad_step.dtype() == DType::Int64 && bad_step.numel() == 1, op, ": bad_step must be one int64");
-  check_counters(counters, losses, op);
-  for (const Tensor* t : {&batch_id, &score, &trace_ids, &trace_loss, &bad_step}) check_same_device(losses, *t, op);
+  check_counters(counters, like, op);
+  for (const Tensor* t : {&batch_id, &score, &trace_ids, &trace_loss, &bad_step}) check_same_device(like, *t, op);
+}
+
+void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
+                      const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step) {
+  const char* op = "record_step_loss";
+  DYBAT_CHECK(losses.dim() == 1 && losses.numel() > 0, op, ": losses must be [n], got ", losses.str());
+  check_step_record(op, losses, batch_id, counters, score, trace_ids, trace_loss, bad_step);
   DYBAT_DISPATCH_DEVICE(losses.device(), record_step_loss, losses.contiguous(), batch_id, counters, score, trace_ids,
                         trace_loss, bad_step);
 }

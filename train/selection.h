@@ -83,6 +83,10 @@ void begin_schedule_step(const Tensor& score, int64_t k, const Tensor& order, co
 // outside the trace buffer writes no trace row), then counters[0] and counters[1] advance by one.
 void record_step_loss(const Tensor& losses, const Tensor& batch_id, const Tensor& counters, const Tensor& score,
                       const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
+// The argument checks of record_step_loss, which its variants (train/global_loss.h) share: the
+// batch id, counters, score, trace buffers and bad-step flag, all on the device of `like`.
+void check_step_record(const char* op, const Tensor& like, const Tensor& batch_id, const Tensor& counters,
+                       const Tensor& score, const Tensor& trace_ids, const Tensor& trace_loss, const Tensor& bad_step);
 
 // True when score a of batch i ranks before score b of batch j (higher first, NaN highest, ties
 // to the lower id): a strict total order, shared by both backends.
