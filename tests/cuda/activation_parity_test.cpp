@@ -1,6 +1,6 @@
 // CUDA activations against the reference (kernels/reference/activation.h), forward and backward,
 // kinks included.
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/activation.h"
 
 using namespace dybat;

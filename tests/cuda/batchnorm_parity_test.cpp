@@ -1,7 +1,7 @@
 // CUDA fused batch norm against the reference (kernels/reference/batchnorm.h composed with the
 // activation): outputs, running statistics and every gradient in the three modes, with and
 // without residual, for several activations and shapes.
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/batchnorm.h"
 
 using namespace dybat;

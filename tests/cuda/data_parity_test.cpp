@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/copy.h"
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 #include "support/test_util.h"
 

@@ -6,12 +6,12 @@
 #include <cmath>
 
 #include "core/copy.h"
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/batchnorm_sync.h"
 #include "kernels/loss.h"
 #include "support/paths.h"
-#include "tests/train/train_test_util.h"
-#include "tools/run_util.h"
+#include "support/train_util.h"
+#include "support/run_util.h"
 #include "train/dist.h"
 #include "train/files.h"
 #include "train/global_loss.h"

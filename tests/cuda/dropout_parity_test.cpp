@@ -1,6 +1,6 @@
 // CUDA dropout against the reference (kernels/reference/dropout.h): identical masks (the same
 // Philox stream), forward and backward.
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/dropout.h"
 
 using namespace dybat;

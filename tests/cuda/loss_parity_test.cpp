@@ -1,7 +1,7 @@
 // CUDA softmax cross-entropy against the reference (kernels/reference/loss.h), forward and backward.
 #include <cmath>
 
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/loss.h"
 
 using namespace dybat;

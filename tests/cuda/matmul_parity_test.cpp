@@ -1,7 +1,7 @@
 // CUDA matmul/linear (cuBLAS, TF32 off) against the reference (kernels/reference/matmul.h),
 // forward and backward.
 #include "core/settings.h"
-#include "cuda/parity_util.h"
+#include "support/parity_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
 

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/batches.h"
 #include "train/select_common.h"
 #include "train/select_infobatch.h"

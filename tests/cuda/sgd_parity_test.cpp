@@ -1,9 +1,10 @@
 // CUDA multi-tensor SGD against the reference update (kernels/reference/sgd.h), and the table cache
-// (one upload for a fixed list).
+// (one upload for a fixed list), and the rate read from a tensor.
 #include "core/copy.h"
-#include "cuda/parity_util.h"
 #include "kernels/reference/sgd.h"
 #include "kernels/sgd.h"
+#include "support/kernel_cases.h"
+#include "support/parity_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
@@ -63,4 +64,14 @@ TEST(CudaParity, SgdUploadsItsTableOnlyWhenTheListChanges) {
     pp -= 0.1 * pb;
   }
   EXPECT_NEAR(p[1].cpu().to_vector<float>()[0], pp, 1e-5);
+}
+
+TEST(CudaParity, SgdLearningRateFromATensor) {
+  DYBAT_REQUIRE_GPU();
+  std::vector<Tensor> a = sgd_three_steps(Device::cuda(), true), b = sgd_three_steps(Device::cuda(), false),
+                      c = sgd_three_steps(Device::cpu(), false);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].to_vector<float>(), b[i].to_vector<float>());  // the same kernel, the same rate
+    EXPECT_LE(test::max_abs_diff(a[i].cpu(), c[i]), 1e-6);
+  }
 }

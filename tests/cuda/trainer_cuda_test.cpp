@@ -11,7 +11,7 @@
 #include "core/allocator.h"
 #include "core/copy.h"
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/config.h"
 #include "train/files.h"
 #include "train/run_log.h"

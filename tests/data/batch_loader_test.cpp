@@ -5,7 +5,7 @@
 
 #include "core/copy.h"
 #include "core/philox.h"
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "support/test_util.h"

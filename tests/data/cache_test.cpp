@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 
 using namespace dybat;

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 
 using namespace dybat;

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 #include "data/readers.h"
 #include "data/transform.h"
@@ -328,7 +328,7 @@ std::vector<uint8_t> without_segment(std::vector<uint8_t> jpg, uint8_t marker, i
 TEST(DataImageFolder, JpegScansNeedTheirHuffmanTablesDefined) {
   // A progressive JPEG as Pillow writes it (tests/fixtures/make_progressive_jpeg_fixture.py)
   // defines each AC table just before the scans that use it; it decodes, close to Pillow's pixels.
-  const std::string fixture = test_data_dir() + "/fixtures/progressive_16x16";
+  const std::string fixture = test_data_dir() + "/files/progressive_16x16";
   const std::vector<uint8_t> prog = read_bytes(fixture + ".jpg"), pil = read_bytes(fixture + ".rgb");
   ASSERT_EQ(pil.size(), 16u * 16 * 3);
   std::vector<uint8_t> out(16 * 16 * 3);

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 #include "data/transform.h"
 #include "support/test_util.h"

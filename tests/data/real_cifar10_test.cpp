@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <set>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 
 using namespace dybat;

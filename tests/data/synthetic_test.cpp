@@ -2,7 +2,7 @@
 // and the loud fallback when no dataset is found.
 #include <gtest/gtest.h>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
 
 using namespace dybat;

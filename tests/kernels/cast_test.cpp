@@ -1,6 +1,6 @@
 // Casts to and from bfloat16: round to nearest even at every kind of boundary (ties, overflow,
 // NaN, signed zero, subnormals), an exact round trip for every bf16 value, float64 through
-// float32 as PyTorch, the straight-through backward, argument checks; CUDA gives the CPU's bits.
+// float32 as PyTorch, the straight-through backward, argument checks (CUDA's bits: tests/cuda/cast_parity_test.cpp).
 #include "kernels/cast.h"
 
 #include <cstring>
@@ -9,50 +9,17 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "support/kernel_cases.h"
 #include "support/test_util.h"
 
 using namespace dybat;
+using dybat::test::bits_of;
+using dybat::test::from_bits;
+using dybat::test::kBf16Cases;
 
-namespace {
-
-float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-// Float32 inputs (as bit patterns) that stress the rounding, and the bf16 bits expected.
-const std::pair<uint32_t, uint16_t> kCases[] = {
-    {0x3f800000, 0x3f80},  // 1
-    {0x3f808000, 0x3f80},  // 1 + 2^-8: halfway, ties to the even 0x3f80
-    {0x3f818000, 0x3f82},  // halfway between 0x3f81 and 0x3f82: to the even 0x3f82
-    {0x3f808001, 0x3f81},  // just above halfway
-    {0x3f807fff, 0x3f80},  // just below halfway
-    {0xbfc00000, 0xbfc0},  // -1.5
-    {0x3fffc000, 0x4000},  // rounds up across an exponent boundary
-    {0x7f7fffff, 0x7f80},  // the largest float rounds to +inf
-    {0x7f7f7fff, 0x7f7f},  // below the halfway point: the largest bf16
-    {0x7f800000, 0x7f80},  // +inf
-    {0xff800000, 0xff80},  // -inf
-    {0x7fc00001, 0x7fc0},  // quiet NaN with payload: the canonical NaN
-    {0xffc00000, 0x7fc0},  // negative NaN
-    {0x7f800001, 0x7fc0},  // signalling NaN (rounding must not turn it into inf)
-    {0x80000000, 0x8000},  // -0
-    {0x00000001, 0x0000},  // the smallest subnormal rounds to +0
-    {0x00008000, 0x0000},  // subnormal halfway: to the even 0
-    {0x00018000, 0x0002},  // subnormal halfway: to the even 2
-    {0x00ffffff, 0x0100},  // a mantissa of all ones carries into the next exponent
-};
-
-}  // namespace
 
 TEST(Bf16, RoundsToNearestEven) {
-  for (auto [in, expect] : kCases) {
+  for (auto [in, expect] : kBf16Cases) {
     EXPECT_EQ(bf16::from_float(from_bits(in)).bits, expect) << std::hex << "input 0x" << in;
   }
 }
@@ -72,12 +39,12 @@ TEST(Bf16, EveryValueRoundTrips) {
 
 TEST(Cast, TensorsToAndFromBf16) {
   std::vector<float> in;
-  for (auto [u, e] : kCases) in.push_back(from_bits(u));
+  for (auto [u, e] : kBf16Cases) in.push_back(from_bits(u));
   Tensor x = Tensor::from_vector(in, {static_cast<int64_t>(in.size())});
   Tensor y = cast(x, DType::BFloat16);
   ASSERT_EQ(y.dtype(), DType::BFloat16);
   const bf16* yp = y.data<bf16>();
-  for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(yp[i].bits, kCases[i].second) << i;
+  for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(yp[i].bits, kBf16Cases[i].second) << i;
   // Back to float32 and float64: exact.
   Tensor f = cast(y, DType::Float32), d = cast(y, DType::Float64);
   for (size_t i = 0; i < in.size(); ++i) {
@@ -130,23 +97,4 @@ TEST(Cast, BadArguments) {
   EXPECT_THROW(to_bf16(b, b), Error);                                      // not from bf16
   EXPECT_THROW(from_bf16(f, f), Error);                                    // not bf16 in
   EXPECT_THROW(to_bf16(f, Tensor::empty({4})), Error);                     // out not bf16
-}
-
-TEST(CudaParity, CastBf16GivesTheCpuBits) {
-  DYBAT_REQUIRE_GPU();
-  std::mt19937 rng(3);
-  std::vector<float> v;
-  for (auto [u, e] : kCases) v.push_back(from_bits(u));
-  for (int i = 0; i < 100000; ++i) v.push_back(from_bits(static_cast<uint32_t>(rng())));  // every exponent
-  Tensor x = Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
-  Tensor cpu = cast(x, DType::BFloat16);
-  Tensor gpu = cast(x.to(Device::cuda()), DType::BFloat16).cpu();
-  EXPECT_EQ(std::memcmp(cpu.data_ptr(), gpu.data_ptr(), cpu.nbytes()), 0);
-  Tensor back = cast(gpu.to(Device::cuda()), DType::Float32).cpu();
-  Tensor back_cpu = cast(cpu, DType::Float32);
-  EXPECT_EQ(std::memcmp(back.data_ptr(), back_cpu.data_ptr(), back.nbytes()), 0);
-  Tensor d = test::rand({1000}, 7, -1e6, 1e6);
-  EXPECT_EQ(std::memcmp(cast(d, DType::BFloat16).data_ptr(),
-                        cast(d.to(Device::cuda()), DType::BFloat16).cpu().data_ptr(), 2000),
-            0);
 }

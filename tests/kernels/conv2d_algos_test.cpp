@@ -1,11 +1,14 @@
 // The record of cuDNN algorithm choices (kernels/conv2d.h): import/merge rules and lookups, and a
-// trip through the checkpoint's text form (train/checkpoint_algos.h), all host-side (the CUDA side that fills it is tested in tests/cuda/conv2d_algo_test.cpp).
+// trip through the checkpoint's text form (train/checkpoint_algos.h), all host-side (the CUDA
+// side that fills it is tested in tests/cuda/conv2d_algo_test.cpp).
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "support/kernel_cases.h"
 #include "support/test_util.h"
 #include "train/checkpoint_algos.h"
 
 using namespace dybat;
+using dybat::test::conv_algo_record;
 
 namespace {
 
@@ -14,13 +17,6 @@ struct CleanRecord {
   CleanRecord() { clear_conv2d_algorithms(); }
   ~CleanRecord() { clear_conv2d_algorithms(); }
 };
-
-ConvAlgoRecord record(std::vector<int64_t> key, int a0, int m0, int a1, int m1, int a2, int m2) {
-  ConvAlgoRecord r;
-  r.key = std::move(key);
-  r.algo[0] = a0, r.math[0] = m0, r.algo[1] = a1, r.math[1] = m1, r.algo[2] = a2, r.math[2] = m2;
-  return r;
-}
 
 }  // namespace
 
@@ -36,11 +32,11 @@ TEST(Conv2dAlgorithms, StoreFindImportAndList) {
   EXPECT_EQ(math, 1);
 
   // An import fills the directions it gives and keeps the others; new keys are added.
-  import_conv2d_algorithms({record(a, 1, 3, -1, -1, -1, -1), record(b, 0, 0, 1, 0, 2, 0)});
+  import_conv2d_algorithms({conv_algo_record(a, 1, 3, -1, -1, -1, -1), conv_algo_record(b, 0, 0, 1, 0, 2, 0)});
   std::vector<ConvAlgoRecord> all = conv2d_algorithms();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0], record(a, 1, 3, -1, -1, 4, 1));  // ordered by key
-  EXPECT_EQ(all[1], record(b, 0, 0, 1, 0, 2, 0));
+  EXPECT_EQ(all[0], conv_algo_record(a, 1, 3, -1, -1, 4, 1));  // ordered by key
+  EXPECT_EQ(all[1], conv_algo_record(b, 0, 0, 1, 0, 2, 0));
 
   // The list survives a trip through the text form and a clear, as a checkpoint would carry it.
   std::string text = conv2d_algorithms_to_text(all);

@@ -148,7 +148,9 @@ TEST(Sgd, MatchesTheReference) {
     }
     for (size_t i = 0; i < shapes.size(); ++i) {
       EXPECT_EQ(ps[i].to_vector<double>(), ref_p[i]) << "tensor " << i << " lr " << opt.lr;
-      if (opt.momentum != 0.0) EXPECT_EQ(bs[i].to_vector<double>(), ref_b[i]) << "tensor " << i;
+      if (opt.momentum != 0.0) {
+        EXPECT_EQ(bs[i].to_vector<double>(), ref_b[i]) << "tensor " << i;
+      }
     }
   }
 }

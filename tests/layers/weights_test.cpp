@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "nets/net_test_util.h"
+#include "support/net_util.h"
 #include "nets/registry.h"
 
 using namespace dybat;
@@ -43,7 +43,7 @@ TEST(Weights, LoadsAFileWrittenByThePythonSafetensorsPackage) {
   // tests/fixtures/make_safetensors_fixture.py: timm's mobilenetv3_small_100 key set, each tensor
   // filled with its key index k (F32, and I64 for num_batches_tracked).
   auto net = small_net(0);
-  load_weights(*net, test::data_file("fixtures/mobilenetv3_small_100_keyindex.safetensors"));
+  load_weights(*net, test::data_file("files/mobilenetv3_small_100_keyindex.safetensors"));
   auto sd = net->state_dict();
   ASSERT_EQ(sd.size(), 244u);
   for (size_t k = 0; k < sd.size(); ++k) {

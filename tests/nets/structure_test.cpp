@@ -9,7 +9,7 @@
 #include "layers/norm.h"
 #include "layers/resnet_blocks.h"
 #include "nets/efficientnet.h"
-#include "nets/net_test_util.h"
+#include "support/net_util.h"
 #include "nets/registry.h"
 #include "nets/resnet.h"
 #include "nets/summary.h"

@@ -1,5 +1,5 @@
 // Test helpers for the data readers (see data_files.h).
-#include "data/data_files.h"
+#include "support/data_files.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

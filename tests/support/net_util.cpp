@@ -1,6 +1,6 @@
-// Net test helpers (see net_test_util.h).
+// Net test helpers (see net_util.h).
 #include "support/paths.h"
-#include "nets/net_test_util.h"
+#include "support/net_util.h"
 
 #include <dlfcn.h>
 

@@ -10,7 +10,7 @@
 
 namespace dybat::test {
 
-// tests/data_files/<relative>
+// tests/fixtures/<relative>
 std::string data_file(const std::string& relative);
 nlohmann::json read_json(const std::string& path);
 
@@ -25,7 +25,7 @@ std::vector<KeyEntry> read_keys_tsv(const std::string& net);
 // The golden weight formula (docs/nets.md section 11), in double:
 //   u(i, k) = 2 frac(sin(12.9898 i + 78.233 k + 0.25) * 43758.5453) - 1.
 double golden_u(int64_t i, int64_t k);
-// Which sin golden_u uses (see net_test_util.cpp: SLEEF's when installed, else std::sin).
+// Which sin golden_u uses (see net_util.cpp: SLEEF's when installed, else std::sin).
 const char* golden_sin_name();
 // The value of element i of state_dict entry k named `name` with shape `shape` (before rounding
 // to float32), per the README's table.

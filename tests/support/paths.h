@@ -7,7 +7,7 @@
 
 namespace dybat::test {
 
-std::string test_data_dir();  // DYBAT_TEST_DATA: tests/data_files
+std::string test_data_dir();  // DYBAT_TEST_DATA: tests/fixtures
 std::string shared_dir();     // DYBAT_SHARED_DIR: the read-only shared folder beside the checkout
 std::string source_dir();     // DYBAT_SOURCE_DIR: the repository root
 std::string binary_dir();     // DYBAT_BINARY_DIR: the build folder holding the programs

@@ -1,5 +1,5 @@
 // Program runner for the tool tests (see run_util.h).
-#include "tools/run_util.h"
+#include "support/run_util.h"
 
 #include <sys/wait.h>
 

@@ -16,7 +16,7 @@
 #include "kernels/sgd.h"
 #include "nets/registry.h"
 #include "nets/summary.h"
-#include "tools/run_util.h"
+#include "support/run_util.h"
 
 using namespace dybat;
 using namespace dybat::test;

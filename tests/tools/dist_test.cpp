@@ -17,8 +17,8 @@
 #include "core/safetensors.h"
 #include "support/paths.h"
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
-#include "tools/run_util.h"
+#include "support/train_util.h"
+#include "support/run_util.h"
 #include "train/files.h"
 #include "train/run_log.h"
 
@@ -227,6 +227,8 @@ TEST(DistLaunch, BadLaunchesExitTwoBeforeTraining) {
       {"-np 1 " + train() + " " + quick(root + "/c") + " : -np 1 " + train() + " " + quick(root + "/c", " --lr 0.1"),
        "the processes were started with different arguments (rank 1's differ from rank 0's)"},
       {"-np 2 " + train() + " " + quick(root + "/d", " --bogus"), "bogus"},
+      {"-np 2 " + train() + " " + quick(root + "/e", " --select random"),
+       "--select random runs in one process only: under mpirun only --select dybat"},
   };
   for (const Case& c : cases) {
     RunResult r = mpirun(c.spec);

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/preflight.h"
 
 using namespace dybat;

@@ -1,6 +1,6 @@
 // tools/forward end to end: golden weights and inputs written to safetensors, the built program
 // run in eval and train mode (float32 and float64), its output checked against timm's golden
-// values; then every kind of bad input.
+// values; then every kind of bad input. On the GPU: tests/cuda/forward_tool_cuda_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,48 +8,17 @@
 
 #include "core/safetensors.h"
 #include "layers/weights.h"
-#include "nets/net_test_util.h"
 #include "nets/registry.h"
+#include "support/forward_files.h"
+#include "support/net_util.h"
+#include "support/run_util.h"
 #include "support/test_util.h"
-#include "tools/run_util.h"
 
 using namespace dybat;
 using namespace dybat::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Files {
-  fs::path dir;
-  std::string weights, input, output;
-  Files() {
-    dir = fs::temp_directory_path() / ("dybat_forward_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    weights = (dir / "w.safetensors").string();
-    input = (dir / "in.safetensors").string();
-    output = (dir / "out.safetensors").string();
-  }
-  ~Files() { fs::remove_all(dir); }
-};
-
-const char* kNet = "mobilenetv3_small_100";
-
-// Golden formula weights for the net, saved by timm's names.
-std::shared_ptr<Module> write_golden_weights(const std::string& path) {
-  Generator g(0);
-  auto net = create_net(kNet, 10, g);
-  set_golden_weights(*net);
-  save_weights(*net, path);
-  return net;
-}
-
-std::map<std::string, Tensor> read_all(const std::string& path) {
-  std::map<std::string, Tensor> m;
-  for (auto& [n, t] : read_safetensors(path).tensors) m[n] = t;
-  return m;
-}
 
 double max_logit_diff(const Tensor& logits, const nlohmann::json& ref, double& scale) {
   auto v = logits.to(DType::Float64).to_vector<double>();
@@ -64,22 +33,17 @@ double max_logit_diff(const Tensor& logits, const nlohmann::json& ref, double& s
   return d;
 }
 
-std::string args(const Files& f, const std::string& extra) {
-  return std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.input + "' --output '" +
-         f.output + "' " + extra;
-}
-
 }  // namespace
 
 TEST(ForwardTool, EvalAndTrainMatchTimmsGoldenValues) {
-  Files f;
+  ForwardFiles f;
   auto net = write_golden_weights(f.weights);
-  auto ref = read_json(data_file(std::string("golden/") + kNet + ".json"));
+  auto ref = read_json(data_file(std::string("golden/") + kForwardNet + ".json"));
 
   write_safetensors(f.input, {{"x", golden_input({2, 3, 64, 64}, DType::Float32)}});
-  auto r = run_tool("forward", args(f, "--mode eval"));
+  auto r = run_tool("forward", forward_args(f, "--mode eval"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto out = read_all(f.output);
+  auto out = read_all_tensors(f.output);
   ASSERT_EQ(out.size(), 1u);
   double scale = 0;
   double diff = max_logit_diff(out["logits"], ref["eval"]["logits"], scale);
@@ -90,9 +54,9 @@ TEST(ForwardTool, EvalAndTrainMatchTimmsGoldenValues) {
   for (const char* dtype : {"float32", "float64"}) {
     SCOPED_TRACE(dtype);
     const double tighten = std::string(dtype) == "float64" ? 1e-4 : 1.0;
-    r = run_tool("forward", args(f, std::string("--mode train --dtype ") + dtype));
+    r = run_tool("forward", forward_args(f, std::string("--mode train --dtype ") + dtype));
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    out = read_all(f.output);
+    out = read_all_tensors(f.output);
     const auto& tr = ref["train"];
     diff = max_logit_diff(out["logits"], tr["logits"], scale);
     EXPECT_LE(diff, 1e-3 * tighten * scale);
@@ -129,7 +93,7 @@ TEST(ForwardTool, EvalAndTrainMatchTimmsGoldenValues) {
 }
 
 TEST(ForwardTool, BadInputGetsAClearMessageAndExitCode2) {
-  Files f;
+  ForwardFiles f;
   write_golden_weights(f.weights);
   write_safetensors(f.input, {{"x", golden_input({2, 3, 32, 32}, DType::Float32)}});
   struct Case {
@@ -137,27 +101,27 @@ TEST(ForwardTool, BadInputGetsAClearMessageAndExitCode2) {
   };
   const std::string missing = (f.dir / "missing.safetensors").string();
   std::vector<Case> cases = {
-      {args(f, "--mode train"), "train mode needs labels 'y'"},
-      {args(f, "--mode fit"), "--mode"},
-      {args(f, "--dtype float16"), "--dtype"},
-      {args(f, "--device tpu"), "--device"},
-      {args(f, "--classes 100"), "--weights: " + f.weights + ": 'classifier.weight' has shape [10, 1024]"},
+      {forward_args(f, "--mode train"), "train mode needs labels 'y'"},
+      {forward_args(f, "--mode fit"), "--mode"},
+      {forward_args(f, "--dtype float16"), "--dtype"},
+      {forward_args(f, "--device tpu"), "--device"},
+      {forward_args(f, "--classes 100"), "--weights: " + f.weights + ": 'classifier.weight' has shape [10, 1024]"},
       {std::string("--net resnet18 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output +
            "'",
        "missing: conv1.weight"},
       {std::string("--net resnet34 --weights '") + f.weights + "' --input '" + f.input + "' --output '" + f.output +
            "'",
        "--net: unknown net 'resnet34'"},
-      {std::string("--net ") + kNet + " --weights '" + missing + "' --input '" + f.input + "' --output '" + f.output +
+      {std::string("--net ") + kForwardNet + " --weights '" + missing + "' --input '" + f.input + "' --output '" + f.output +
            "'",
        "--weights: cannot open safetensors file '" + missing + "'"},
-      {std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.weights + "' --output '" +
+      {std::string("--net ") + kForwardNet + " --weights '" + f.weights + "' --input '" + f.weights + "' --output '" +
            f.output + "'",
        "no tensor named 'x'"},
-      {std::string("--net ") + kNet + " --weights '" + f.weights + "' --input '" + f.input + "'",
+      {std::string("--net ") + kForwardNet + " --weights '" + f.weights + "' --input '" + f.input + "'",
        "--output is required"},
   };
-  if (!cuda_available()) cases.push_back({args(f, "--device cuda"), "no CUDA device is available"});
+  if (!cuda_available()) cases.push_back({forward_args(f, "--device cuda"), "no CUDA device is available"});
   for (auto& c : cases) {
     auto r = run_tool("forward", c.args);
     EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
@@ -168,45 +132,16 @@ TEST(ForwardTool, BadInputGetsAClearMessageAndExitCode2) {
   // Labels must be in range and shaped like the batch.
   write_safetensors(f.input, {{"x", golden_input({2, 3, 32, 32}, DType::Float32)},
                               {"y", Tensor::from_vector<int64_t>({1, 10}, {2})}});
-  auto r = run_tool("forward", args(f, "--mode train"));
+  auto r = run_tool("forward", forward_args(f, "--mode train"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("label 10 is outside [0, 10)"), std::string::npos) << r.output;
   write_safetensors(f.input, {{"x", golden_input({2, 3, 32, 32}, DType::Float32)},
                               {"y", Tensor::from_vector<int64_t>({1, 2, 3}, {3})}});
-  r = run_tool("forward", args(f, "--mode train"));
+  r = run_tool("forward", forward_args(f, "--mode train"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("y must be [2]"), std::string::npos) << r.output;
   write_safetensors(f.input, {{"x", golden_input({2, 1, 32, 32}, DType::Float32)}});
-  r = run_tool("forward", args(f, ""));
+  r = run_tool("forward", forward_args(f, ""));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("x must be [N, 3, H, W], got [2, 1, 32, 32]"), std::string::npos) << r.output;
-}
-
-TEST(CudaForwardTool, TrainOnTheGpuMatchesTheCpu) {
-  DYBAT_REQUIRE_GPU();
-  Files f;
-  write_golden_weights(f.weights);
-  write_safetensors(f.input, {{"x", golden_input({4, 3, 64, 64}, DType::Float32)}, {"y", golden_labels(4)}});
-  auto r = run_tool("forward", args(f, "--mode train --device cpu"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto cpu = read_all(f.output);
-  r = run_tool("forward", args(f, "--mode train --device cuda"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto gpu = read_all(f.output);
-  ASSERT_EQ(cpu.size(), gpu.size());
-  for (auto& [name, t] : cpu) {
-    ASSERT_TRUE(gpu.count(name)) << name;
-    if (t.dtype() == DType::Int64) {
-      EXPECT_EQ(gpu[name].to_vector<int64_t>(), t.to_vector<int64_t>()) << name;
-      continue;
-    }
-    // Float32 on both sides (the tool turns TF32 off); only the summation order differs.
-    auto a = t.to(DType::Float64).to_vector<double>(), b = gpu[name].to(DType::Float64).to_vector<double>();
-    double m = 0, d = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      m = std::max(m, std::abs(a[i]));
-      d = std::max(d, std::abs(a[i] - b[i]));
-    }
-    EXPECT_LE(d, 2e-3 * m + 1e-5) << name;
-  }
 }

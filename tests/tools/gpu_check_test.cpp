@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/paths.h"
-#include "tools/run_util.h"
+#include "support/run_util.h"
 
 using namespace dybat::test;
 namespace fs = std::filesystem;

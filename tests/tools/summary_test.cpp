@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "nets/net_test_util.h"
-#include "tools/run_util.h"
+#include "support/net_util.h"
+#include "support/run_util.h"
 
 using namespace dybat;
 using namespace dybat::test;

@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
-#include "tools/run_util.h"
+#include "support/train_util.h"
+#include "support/run_util.h"
 #include "train/files.h"
 #include "train/sweep_runs.h"
 

@@ -1,25 +1,17 @@
 // The checkpoint's text form of the cuDNN algorithm record (train/checkpoint_algos.h): a round
 // trip, and malformed text rejected naming the record.
 #include "core/error.h"
+#include "support/kernel_cases.h"
 #include "support/test_util.h"
 #include "train/checkpoint_algos.h"
 
 using namespace dybat;
-
-namespace {
-
-ConvAlgoRecord record(std::vector<int64_t> key, int a0, int m0, int a1, int m1, int a2, int m2) {
-  ConvAlgoRecord r;
-  r.key = std::move(key);
-  r.algo[0] = a0, r.math[0] = m0, r.algo[1] = a1, r.math[1] = m1, r.algo[2] = a2, r.math[2] = m2;
-  return r;
-}
-
-}  // namespace
+using dybat::test::conv_algo_record;
 
 TEST(CheckpointAlgorithms, TextRoundTrip) {
-  std::vector<ConvAlgoRecord> recs = {record({0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 3, 32, 32, 16, 3, 3, 3}, 1, 3, 0, 3, 1, 3),
-                                      record({0, 1, 0, 2, 2, 0, 0, 1, 1, 4, 2, 8, 9, 9, 8, 2, 1, 1}, 7, 1, -1, -1, 5, 2)};
+  std::vector<ConvAlgoRecord> recs = {
+      conv_algo_record({0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 3, 32, 32, 16, 3, 3, 3}, 1, 3, 0, 3, 1, 3),
+      conv_algo_record({0, 1, 0, 2, 2, 0, 0, 1, 1, 4, 2, 8, 9, 9, 8, 2, 1, 1}, 7, 1, -1, -1, 5, 2)};
   std::string text = conv2d_algorithms_to_text(recs);
   EXPECT_EQ(text, "0,3,1,1,1,1,1,1,1,1,8,3,32,32,16,3,3,3=1:3/0:3/1:3;0,1,0,2,2,0,0,1,1,4,2,8,9,9,8,2,1,1=7:1/-1:-1/5:2");
   EXPECT_EQ(conv2d_algorithms_from_text(text), recs);

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/files.h"
 #include "train/run_log.h"
 
@@ -130,7 +130,9 @@ TEST(Checkpoint, StrictModelNames) {
   save_checkpoint(dir, a, state_at(1, a));
   EXPECT_THROW(load_model_file(wider, dir + "/model.safetensors"), Error);
   EXPECT_THROW(load_model_file(a, dir + "/missing.safetensors"), Error);
-  EXPECT_FALSE(has_checkpoint(test::temp_dir("ckpt_empty")));
+  const std::string empty = test::temp_dir("ckpt_empty");
+  EXPECT_FALSE(has_checkpoint(empty));
+  std::filesystem::remove_all(empty);
   std::filesystem::remove_all(dir);
 }
 

@@ -6,7 +6,7 @@
 #include "train/batches.h"
 #include "train/config.h"
 #include "train/trainer.h"
-#include "train/train_test_util.h"
+#include "support/train_util.h"
 
 using namespace dybat;
 

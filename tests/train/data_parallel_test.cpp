@@ -13,7 +13,7 @@
 #include "nets/registry.h"
 #include "support/test_util.h"
 #include "support/thread_ranks.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/dist_launch.h"
 #include "train/global_loss.h"
 #include "train/step.h"

@@ -14,8 +14,8 @@
 #include <random>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
-#include "tools/run_util.h"
+#include "support/train_util.h"
+#include "support/run_util.h"
 #include "tools/tool_common.h"
 #include "train/checkpoint.h"
 #include "train/files.h"

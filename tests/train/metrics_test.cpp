@@ -1,36 +1,25 @@
-// Metrics: the worked examples of docs/data-and-metrics.md section 3.4 exactly, a naive per-class reference on
-// random batches (ties included), accumulation over batches, and CUDA against the CPU.
+// Metrics: the worked examples of docs/data-and-metrics.md section 3.4 exactly, a naive per-class
+// reference on random batches (ties included), accumulation over batches. CUDA against the CPU:
+// tests/cuda/metrics_parity_test.cpp.
 #include "train/metrics.h"
 
 #include <cmath>
 #include <random>
 
 #include "core/copy.h"
+#include "support/metrics_cases.h"
 #include "support/test_util.h"
 
 using namespace dybat;
+using dybat::test::MetricsBatch;
+using dybat::test::kExample1;
+using dybat::test::metrics_of;
 
 namespace {
 
-struct Batch {
-  std::vector<float> logits;
-  std::vector<int64_t> labels;
-  int64_t n, c;
-};
-
-// Values of one batch through the accumulator (fractions; loss of all-zero losses).
-std::vector<double> run_one(const Batch& b, int64_t top_k, Device d = Device::cpu()) {
-  Tensor z = Tensor::from_vector(b.logits, {b.n, b.c}).to(d);
-  Tensor y = Tensor::from_vector(b.labels, {b.n}).to(d);
-  Tensor l = Tensor::zeros({b.n}, DType::Float32, d);
-  Tensor acc = Tensor::zeros({5}, DType::Float64, d);
-  metrics_accumulate(z, y, l, top_k, acc);
-  return acc.to_vector<double>();
-}
-
 // The definition, class by class: softmax unless all in [0,1], pairs with ties one half,
 // 0 for an absent or only class, weights = class counts.
-double naive_auroc(const Batch& b) {
+double naive_auroc(const MetricsBatch& b) {
   bool raw = true;
   for (float v : b.logits) raw = raw && v >= 0.f && v <= 1.f;
   std::vector<float> P(b.logits);
@@ -60,7 +49,7 @@ double naive_auroc(const Batch& b) {
   return num / den;
 }
 
-double naive_topk(const Batch& b, int64_t k) {
+double naive_topk(const MetricsBatch& b, int64_t k) {
   double hits = 0;
   for (int64_t i = 0; i < b.n; ++i) {
     std::vector<std::pair<float, int64_t>> row;
@@ -71,45 +60,38 @@ double naive_topk(const Batch& b, int64_t k) {
   return hits / static_cast<double>(b.n);
 }
 
-const Batch kExample1{{2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -2.0f, 0.1f, 3.0f, 0.2f, 0.3f, 0.4f, 0.5f,
-                       1.0f, 2.0f, 0.0f, 3.0f, -1.0f, 0.5f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 5.0f,
-                       4.0f, 1.0f, 2.0f, 3.0f, 0.0f, -1.0f, 0.3f, 0.2f, 0.1f, 0.0f, 1.0f, -0.5f},
-                      {0, 1, 1, 5, 2, 5},
-                      6,
-                      6};
-
 }  // namespace
 
 TEST(Metrics, WorkedExample1) {
-  auto a = run_one(kExample1, 5);
+  auto a = metrics_of(kExample1, 5);
   EXPECT_EQ(a[0], 1.0);
   EXPECT_DOUBLE_EQ(a[2], 0.5);
   EXPECT_DOUBLE_EQ(a[3], 5.0 / 6.0);
   EXPECT_NEAR(a[4], 0.9, 1e-12);
-  EXPECT_DOUBLE_EQ(run_one(kExample1, 2)[3], 4.0 / 6.0);  // top-2
+  EXPECT_DOUBLE_EQ(metrics_of(kExample1, 2)[3], 4.0 / 6.0);  // top-2
 }
 
 TEST(Metrics, WorkedExample2Ties) {
-  Batch b{{2, 0, -1, 2, 0, -1, 0, 1, 0, 1, 1, 1, 2, 0, -1}, {0, 1, 1, 0, 1}, 5, 3};
-  auto a = run_one(b, 3);
+  MetricsBatch b{{2, 0, -1, 2, 0, -1, 0, 1, 0, 1, 1, 1, 2, 0, -1}, {0, 1, 1, 0, 1}, 5, 3};
+  auto a = metrics_of(b, 3);
   EXPECT_NEAR(a[4], 0.5, 1e-12);
   EXPECT_DOUBLE_EQ(a[2], 0.6);
 }
 
 TEST(Metrics, WorkedExample3SingleClassBatch) {
-  Batch b{{3, 0, 1, 0, 1, 2, 1, 1, 0, 0.5f, 0.2f, 0.1f}, {2, 2, 2, 2}, 4, 3};
-  auto a = run_one(b, 1);
+  MetricsBatch b{{3, 0, 1, 0, 1, 2, 1, 1, 0, 0.5f, 0.2f, 0.1f}, {2, 2, 2, 2}, 4, 3};
+  auto a = metrics_of(b, 1);
   EXPECT_DOUBLE_EQ(a[2], 0.25);
   EXPECT_EQ(a[4], 0.0);
 }
 
 TEST(Metrics, WorkedExample4RawScoresInUnitInterval) {
-  Batch b{{0.9f, 0.5f, 0.1f, 0.2f, 0.3f, 0.25f, 0.6f, 0.55f, 0.0f, 0.1f, 0.2f, 0.8f}, {0, 1, 0, 2}, 4, 3};
-  EXPECT_NEAR(run_one(b, 1)[4], 5.0 / 6.0, 1e-12);
+  MetricsBatch b{{0.9f, 0.5f, 0.1f, 0.2f, 0.3f, 0.25f, 0.6f, 0.55f, 0.0f, 0.1f, 0.2f, 0.8f}, {0, 1, 0, 2}, 4, 3};
+  EXPECT_NEAR(metrics_of(b, 1)[4], 5.0 / 6.0, 1e-12);
   // One entry outside [0, 1] switches the whole batch to softmax scores.
-  Batch s = b;
+  MetricsBatch s = b;
   s.logits[11] = 1.0f + 1e-6f;
-  EXPECT_NE(run_one(s, 1)[4], run_one(b, 1)[4]);
+  EXPECT_NE(metrics_of(s, 1)[4], metrics_of(b, 1)[4]);
   // The spec's softmax value for the same logits: 0.9166667.
   EXPECT_NEAR(naive_auroc(s), 11.0 / 12.0, 1e-6);
 }
@@ -117,7 +99,7 @@ TEST(Metrics, WorkedExample4RawScoresInUnitInterval) {
 TEST(Metrics, TopFiveWithFewerClassesIsTopN) {
   MetricsAccumulator m(Device::cpu(), 3);
   EXPECT_EQ(m.top_k(), 3);
-  Batch b{{0, 1, 2, 2, 1, 0}, {0, 2}, 2, 3};
+  MetricsBatch b{{0, 1, 2, 2, 1, 0}, {0, 2}, 2, 3};
   Tensor z = Tensor::from_vector(b.logits, {2, 3}), y = Tensor::from_vector(b.labels, {2});
   m.add(z, y, Tensor::zeros({2}));
   SplitMetrics r = m.result();
@@ -129,7 +111,7 @@ TEST(Metrics, RandomBatchesMatchNaiveDefinition) {
   std::mt19937 rng(5);
   for (int trial = 0; trial < 60; ++trial) {
     int64_t c = 2 + rng() % 12, n = 1 + rng() % 40;
-    Batch b{{}, {}, n, c};
+    MetricsBatch b{{}, {}, n, c};
     bool coarse = trial % 3 == 0;  // few distinct values: many ties
     bool unit = trial % 5 == 1;    // all in [0,1]: raw scores
     for (int64_t i = 0; i < n * c; ++i) {
@@ -140,7 +122,7 @@ TEST(Metrics, RandomBatchesMatchNaiveDefinition) {
     for (int64_t i = 0; i < n; ++i) b.labels.push_back(static_cast<int64_t>(rng() % std::min<int64_t>(c, 4)));
     if (trial % 4 == 2) std::copy(b.logits.begin(), b.logits.begin() + c, b.logits.begin() + (n - 1) * c);
     int64_t k = std::min<int64_t>(5, c);
-    auto a = run_one(b, k);
+    auto a = metrics_of(b, k);
     EXPECT_NEAR(a[4], naive_auroc(b), 1e-12) << "trial " << trial;
     EXPECT_NEAR(a[2], naive_topk(b, 1), 1e-15) << "trial " << trial;
     EXPECT_NEAR(a[3], naive_topk(b, k), 1e-15) << "trial " << trial;
@@ -187,37 +169,4 @@ TEST(Metrics, RejectsBadShapes) {
   EXPECT_THROW(metrics_accumulate(Tensor::zeros({2, 3}), Tensor::zeros({2}, DType::Int64), Tensor::zeros({2}), 1,
                                   Tensor::zeros({5})),
                Error);
-}
-
-TEST(CudaMetrics, MatchesCpu) {
-  DYBAT_REQUIRE_GPU();
-  std::mt19937 rng(11);
-  for (int trial = 0; trial < 20; ++trial) {
-    int64_t c = 2 + rng() % 100, n = 1 + rng() % 300;
-    Batch b{{}, {}, n, c};
-    for (int64_t i = 0; i < n * c; ++i)
-      b.logits.push_back(trial % 4 == 0 ? static_cast<float>(rng() % 3)
-                                        : std::uniform_real_distribution<float>(-4, 4)(rng));
-    for (int64_t i = 0; i < n; ++i) b.labels.push_back(static_cast<int64_t>(rng() % c));
-    int64_t k = std::min<int64_t>(5, c);
-    auto a = run_one(b, k), g = run_one(b, k, Device::cuda());
-    EXPECT_EQ(a[2], g[2]) << "trial " << trial;
-    EXPECT_EQ(a[3], g[3]) << "trial " << trial;
-    EXPECT_NEAR(a[4], g[4], 1e-5) << "trial " << trial;  // softmax ulps may flip a near-tie
-  }
-  for (auto ex : {kExample1}) EXPECT_NEAR(run_one(ex, 5, Device::cuda())[4], 0.9, 1e-12);
-}
-
-TEST(CudaMetrics, AccumulateHasNoTransfers) {
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  MetricsAccumulator m(d, 6);
-  Tensor z = Tensor::from_vector(kExample1.logits, {6, 6}).to(d), y = Tensor::from_vector(kExample1.labels, {6}).to(d);
-  Tensor l = Tensor::zeros({6}, DType::Float32, d);
-  TransferCounters before = transfer_counters();
-  for (int i = 0; i < 3; ++i) m.add(z, y, l);
-  EXPECT_EQ(transfer_counters().device_to_host, before.device_to_host);
-  EXPECT_EQ(transfer_counters().host_to_device, before.host_to_device);
-  EXPECT_EQ(transfer_counters().syncs, before.syncs);
-  EXPECT_NEAR(m.result().auroc, 0.9, 1e-12);
 }

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/files.h"
 #include "train/run_log.h"
 #include "train/trainer.h"

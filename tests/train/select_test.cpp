@@ -8,9 +8,9 @@
 #include <limits>
 #include <random>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "data/dataset.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/reference/select.h"
 #include "train/batches.h"
 #include "train/select_common.h"

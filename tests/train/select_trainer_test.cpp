@@ -14,8 +14,8 @@
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
 #include "train/reference/select.h"
-#include "tests/train/train_test_util.h"
-#include "tools/run_util.h"
+#include "support/train_util.h"
+#include "support/run_util.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
 #include "train/trainer.h"
@@ -261,8 +261,11 @@ TEST(SelectTrainer, InfoBatchIsTheReferencePruning) {
   // The checkpoint holds the scores the reference ended with.
   TinyNet probe(kDim, 16, kClasses, 0);
   CheckpointState st = load_checkpoint(r.dir, probe);
-  for (auto& [name, t] : st.method)
-    if (name == "score") EXPECT_EQ(t.to_vector<float>(), score);
+  for (auto& [name, t] : st.method) {
+    if (name == "score") {
+      EXPECT_EQ(t.to_vector<float>(), score);
+    }
+  }
 }
 
 TEST(SelectTrainer, EveryMethodResumesToTheUnbrokenRun) {

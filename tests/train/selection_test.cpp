@@ -1,6 +1,7 @@
 // DyBAT schedule: the plan's arithmetic, the loss-recording and top-k kernels, and a whole
 // schedule driven by synthetic losses, each against the reference (train/reference/dybat.h):
-// the same k, budget, chosen ids and trace as the plain host loop.
+// the same k, budget, chosen ids and trace as the plain host loop. On CUDA:
+// tests/cuda/selection_parity_test.cpp.
 #include "train/selection.h"
 
 #include <algorithm>
@@ -10,33 +11,14 @@
 #include <random>
 
 #include "core/copy.h"
+#include "support/schedule_check.h"
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/reference/dybat.h"
 
 using namespace dybat;
-
-namespace {
-
-std::vector<int64_t> top_k_on(const std::vector<float>& score, int64_t k, Device d) {
-  int64_t b = static_cast<int64_t>(score.size());
-  Tensor s = Tensor::from_vector(score, {b}).to(d);
-  Tensor order = Tensor::full({b}, -1, DType::Int64, d);
-  select_top_k(s, k, order);
-  auto v = order.to_vector<int64_t>();
-  v.resize(static_cast<size_t>(k));
-  return v;
-}
-
-// A deterministic stand-in for a step's per-sample losses: depends on the batch and the step.
-std::vector<float> fake_losses(int64_t id, int64_t step, int64_t n) {
-  std::vector<float> l;
-  for (int64_t i = 0; i < n; ++i)
-    l.push_back(static_cast<float>(std::fmod(id * 0.37 + step * 0.011 + i * 0.1, 3.0) + (id % 3 == 0 ? 1.0 : 0.0)));
-  return l;
-}
-
-}  // namespace
+using dybat::test::check_schedule;
+using dybat::test::top_k_on;
 
 TEST(Schedule, SelectionSizeAsTheOriginal) {
   EXPECT_EQ(selection_size(0.5, 97), 48);
@@ -129,47 +111,6 @@ TEST(Schedule, RecordBatchLoss) {
   EXPECT_EQ(score.to_vector<float>()[3], static_cast<float>((0.1 + 0.2 + 0.7) / 3.0));
 }
 
-// Drives a whole schedule with synthetic losses and checks its trace against the reference loop
-// run on the same losses: warm-up 0..b-1, then passes of the k highest last-seen scores,
-// ascending. The reference sees each step's loss as the device stores it (float32).
-void check_schedule(Device d) {
-  for (auto [b, delta, epochs] : {std::tuple<int64_t, double, int64_t>{7, 0.5, 4}, {10, 0.3, 3}, {5, 1.0, 3},
-                                  {9, 0.8, 5}, {6, 1.0 / 6.0, 2}}) {
-    SchedulePlan plan = make_schedule(b, delta, epochs);
-    SelectionState st(plan, d, b);
-    std::vector<TraceRow> trace;
-    for (int64_t s = 0; s < plan.total_steps; ++s) {
-      Tensor id = st.choose_batch(s);
-      // The test reads the id to make up losses; the training loop never does.
-      int64_t host_id = static_cast<int64_t>(id.item());
-      auto l = fake_losses(host_id, s, 4);
-      st.record(Tensor::from_vector(l, {4}).to(d), id, s);
-      if (st.pending() == b || s + 1 == plan.total_steps) {
-        auto f = st.flush();
-        EXPECT_EQ(f.bad_step, 0);
-        trace.insert(trace.end(), f.rows.begin(), f.rows.end());
-      }
-    }
-    ASSERT_EQ(static_cast<int64_t>(trace.size()), epochs * b);
-    int64_t step = 0;
-    std::vector<float> score(static_cast<size_t>(b), 0.0f);
-    const std::vector<ref::ScheduleStep> expect = ref::run_dybat(b, delta, epochs, -1, [&](int64_t id) {
-      auto l = fake_losses(id, step++, 4);
-      double sum = 0;
-      for (float v : l) sum += v;
-      score[static_cast<size_t>(id)] = static_cast<float>(sum / 4);
-      return static_cast<double>(score[static_cast<size_t>(id)]);
-    });
-    ASSERT_EQ(expect.size(), trace.size());
-    for (size_t s = 0; s < trace.size(); ++s) {
-      EXPECT_EQ(trace[s].step, expect[s].step);
-      ASSERT_EQ(trace[s].batch_id, expect[s].batch_id) << "step " << s + 1 << " b " << b << " delta " << delta;
-      EXPECT_EQ(trace[s].loss, static_cast<float>(expect[s].loss));
-    }
-    EXPECT_EQ(st.score().to_vector<float>(), score);
-  }
-}
-
 TEST(Schedule, WholeScheduleMatchesTheRule) { check_schedule(Device::cpu()); }
 
 TEST(Schedule, StateStepsDoNoHostReads) {
@@ -228,38 +169,4 @@ TEST(Schedule, TraceBufferOverflowIsAnError) {
   st.record(l, st.choose_batch(0), 0);
   st.record(l, st.choose_batch(1), 1);
   EXPECT_THROW(st.record(l, st.choose_batch(2), 2), Error);
-}
-
-TEST(CudaSchedule, TopKMatchesTheReference) {
-  DYBAT_REQUIRE_GPU();
-  std::mt19937 rng(9);
-  for (int trial = 0; trial < 40; ++trial) {
-    int64_t b = 1 + rng() % 900, k = 1 + rng() % b;
-    std::vector<float> s;
-    for (int64_t i = 0; i < b; ++i) s.push_back(static_cast<float>(rng() % (trial % 2 ? 5 : 100000)) * 0.25f);
-    if (trial % 7 == 3) s[rng() % b] = std::numeric_limits<float>::quiet_NaN();
-    EXPECT_EQ(top_k_on(s, k, Device::cuda()), test::reference_top_k(s, k)) << "trial " << trial;
-  }
-}
-
-TEST(CudaSchedule, WholeScheduleMatchesTheRule) {
-  DYBAT_REQUIRE_GPU();
-  check_schedule(Device::cuda());
-}
-
-TEST(CudaSchedule, StepsDoNoTransfers) {
-  DYBAT_REQUIRE_GPU();
-  Device d = Device::cuda();
-  SchedulePlan plan = make_schedule(6, 0.5, 4);
-  SelectionState st(plan, d, 24);
-  Tensor l = Tensor::from_vector<float>({1, 2, 3}, {3}).to(d);
-  TransferCounters before = transfer_counters();
-  for (int64_t s = 0; s < plan.total_steps; ++s) st.record(l, st.choose_batch(s), s);
-  EXPECT_EQ(transfer_counters().device_to_host, before.device_to_host);
-  EXPECT_EQ(transfer_counters().host_to_device, before.host_to_device);
-  EXPECT_EQ(transfer_counters().syncs, before.syncs);
-  EXPECT_EQ(transfer_counters().host_reads, before.host_reads);
-  auto f = st.flush();
-  EXPECT_EQ(static_cast<int64_t>(f.rows.size()), plan.total_steps);
-  EXPECT_EQ(f.rows.back().loss, 2.0f);
 }

@@ -9,7 +9,7 @@
 #include "nets/summary.h"
 #include "support/paths.h"
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/files.h"
 #include "train/sweep_report.h"
 #include "train/sweep_runs.h"

@@ -1,4 +1,4 @@
-// The comparisons the trainer tests on two devices rely on (tests/train/train_test_util.h): two
+// The comparisons the trainer tests on two devices rely on (tests/support/train_util.h): two
 // checkpoints equal apart from their wall-clock time and checksum, schedules equal except where a
 // selection pass parts at a near-tie, and the count of near-tie logit rows. Checked on the CPU, so
 // the GPU tests that use them compare what they claim to.
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/checkpoint.h"
 #include "train/files.h"
 

@@ -14,7 +14,7 @@
 #include "kernels/reduce.h"
 #include "kernels/sgd.h"
 #include "support/test_util.h"
-#include "tests/train/train_test_util.h"
+#include "support/train_util.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_algos.h"
 #include "train/files.h"

@@ -47,7 +47,7 @@ class Context:
         self.sanitizer = os.environ.get("DYBAT_COMPUTE_SANITIZER", "")
         self.sanitizer_ok, self.sanitizer_why = True, ""
         self.env = dict(os.environ)
-        self.env.setdefault("DYBAT_TEST_DATA", os.path.join(ROOT, "tests", "data_files"))
+        self.env.setdefault("DYBAT_TEST_DATA", os.path.join(ROOT, "tests", "fixtures"))
         self.env.setdefault("DYBAT_SOURCE_DIR", ROOT)
         self.env.setdefault("DYBAT_SHARED_DIR", self.shared)
         self.env.setdefault("DYBAT_BINARY_DIR", self.bin)
