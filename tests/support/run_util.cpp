@@ -57,9 +57,12 @@ std::string run_results(const std::string& dir) {
 bool mpirun_available() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
 
 RunResult run_mpirun(const std::string& spec, int limit_s) {
-  // The leak checker of the sanitizer build is told about Open MPI's deliberate leaks.
+  // In the sanitizer build the programs under mpirun run without the leak check (other checks
+  // stay on): Open MPI keeps allocations until exit on purpose and unloads its components first,
+  // so their stacks cannot be named for a suppression. The same code's leaks are checked in the
+  // one-process tests.
   return run_shell("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
-                   "LSAN_OPTIONS=suppressions=" + source_dir() + "/tests/support/lsan_mpi.supp timeout -k 10 " +
+                   "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" timeout -k 10 " +
                    std::to_string(limit_s) + " mpirun --oversubscribe " + spec);
 }
 
